@@ -1,0 +1,189 @@
+"""The engine interface: every hot loop of training, written once against ``self.xp``.
+
+Layout. An engine stores examples in rows, so one mini-batch is a contiguous block of
+rows: ``A`` here is the notes' A^[l] transposed, shape (m, n^[l]). Parameters keep the
+notes' shapes, W^[l]: (n^[l], n^[l-1]) and b^[l]: (n^[l], 1). Every equation below is the
+notes' equation transposed, e.g. Z^T = A_prev^T W^T + b^T for Z = W A_prev + b.
+
+A faster engine subclasses :class:`Engine` and overrides only the methods it speeds up;
+it never adds public methods of its own (``tests/test_engine_interface.py`` checks this).
+"""
+
+import numpy as np
+
+from ..activations import LEAKY_RELU_SLOPE, check_activation
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+class Engine:
+    """Base class of all engines; its methods are the portable NumPy-API implementation."""
+
+    name = "base"
+
+    @classmethod
+    def unavailable_reason(cls):
+        """Why this engine cannot run here (a sentence saying what to do), or None if it can."""
+        return None
+
+    @property
+    def xp(self):
+        """The array module (numpy, cupy) whose functions this engine's arrays work with."""
+        return np
+
+    @property
+    def device(self):
+        """A short description of where this engine's arrays live."""
+        return "cpu"
+
+    def memory_info(self):
+        """A dict describing the device memory and what the engine's pool holds (empty on CPUs)."""
+        return {}
+
+    def capture_step(self, step):
+        """Return a callable that runs `step()`, possibly faster (a CUDA graph on the GPU).
+
+        `step` must only launch work into preallocated buffers: no new arrays, no reading
+        results back, same shapes on every call. The base engine simply returns it.
+        """
+        return step
+
+    def __repr__(self):
+        return f"<fastnn engine {self.name!r} on {self.device}>"
+
+    # -- moving data -------------------------------------------------------------------
+
+    def asarray(self, x, dtype=None):
+        """Return `x` as this engine's array, keeping a float32/float64 dtype unless `dtype` is given."""
+        return self.xp.asarray(x, dtype=dtype)
+
+    def to_numpy(self, x):
+        """Return `x` as a NumPy array on the host (a copy only when `x` lives elsewhere)."""
+        return np.asarray(x)
+
+    def synchronize(self):
+        """Wait until all queued work is done (a no-op for engines that run synchronously)."""
+
+    def empty(self, shape, dtype):
+        """Return an uninitialised array, used for buffers reused across training steps."""
+        return self.xp.empty(shape, dtype=dtype)
+
+    def take_rows(self, X, rows, out=None):
+        """Gather examples `rows` of X (a mini-batch); rows are examples, so this copies blocks."""
+        return self.xp.take(X, rows, axis=0, out=out)
+
+    # -- forward -----------------------------------------------------------------------
+
+    def matmul(self, a, b, out=None):
+        """Matrix product a @ b (BLAS on the CPU engines)."""
+        return self.xp.matmul(a, b, out=out)
+
+    def dense_forward(self, A_prev, W, b, activation, out=None):
+        """Return (Z, A): the notes' Z = W A_prev + b and A = g(Z), in the row layout.
+
+        `out` is an optional pair of buffers (Z, A) of shape (m, n^[l]) to write into.
+        """
+        Z, A = out if out is not None else (None, None)
+        Z = self.matmul(A_prev, W.T, out=Z)
+        return Z, self.bias_activation(Z, b, activation, out=A)
+
+    def bias_activation(self, Z, b, activation, out=None):
+        """Add the bias to Z in place, then return A = g(Z): the non-matmul half of the forward."""
+        check_activation(activation)
+        Z += b.T
+        return self.activation(Z, activation, out=out)
+
+    def activation(self, Z, activation, out=None):
+        """Return A = g(Z) for one of the notes' activations (sigmoid computed so it cannot overflow)."""
+        xp = self.xp
+        if activation == "sigmoid":
+            # sigma(z) = 1 / (1 + e^-z) = tanh(z / 2) / 2 + 1/2, which never overflows.
+            A = xp.multiply(Z, 0.5, out=out)
+            xp.tanh(A, out=A)
+            A *= 0.5
+            A += 0.5
+            return A
+        if activation == "tanh":
+            return xp.tanh(Z, out=out)
+        if activation == "relu":
+            return xp.maximum(Z, 0, out=out)
+        if activation == "leaky_relu":
+            return xp.maximum(Z, LEAKY_RELU_SLOPE * Z, out=out)
+        check_activation(activation)
+
+    # -- backward ----------------------------------------------------------------------
+
+    def backprop_activation(self, dA, A, activation, out=None):
+        """Return dZ = dA * g'(Z), with g'(Z) written through the saved output A = g(Z).
+
+        sigmoid: a (1 - a); tanh: 1 - a^2; relu: 1 if z > 0 else 0; leaky relu: 1 if z > 0
+        else 0.01. For both ReLUs, z > 0 exactly when a > 0, so Z need not be kept.
+        """
+        xp = self.xp
+        if activation == "sigmoid":
+            dZ = xp.subtract(1, A, out=out)
+            dZ *= A
+            dZ *= dA
+            return dZ
+        if activation == "tanh":
+            dZ = xp.multiply(A, A, out=out)
+            xp.subtract(1, dZ, out=dZ)
+            dZ *= dA
+            return dZ
+        if activation == "relu":
+            return xp.multiply(dA, A > 0, out=out)
+        if activation == "leaky_relu":
+            dZ = xp.multiply(dA, LEAKY_RELU_SLOPE, out=out)
+            xp.copyto(dZ, dA, where=A > 0)
+            return dZ
+        check_activation(activation)
+
+    def backprop_sigmoid_cross_entropy(self, A, Y, out=None):
+        """Return the output layer's dZ^[L] = A^[L] - Y (sigmoid and cross-entropy, fused)."""
+        return self.xp.subtract(A, Y, out=out)
+
+    def cross_entropy_cost(self, Z, Y, out=None):
+        """Return the cost J = (1/m) sum L(y_hat, y) as a 0-d array, from the logits Z = Z^[L].
+
+        With y_hat = sigma(z), -[y log y_hat + (1 - y) log(1 - y_hat)] equals
+        max(z, 0) - y z + log(1 + e^-|z|), which is finite for every finite z.
+        """
+        xp = self.xp
+        losses = xp.maximum(Z, 0) - Z * Y + xp.log1p(xp.exp(-xp.abs(Z)))
+        return xp.mean(losses, out=out)
+
+    def backprop_dense(self, dZ, A_prev, W, need_dA_prev=True, out=None):
+        """Return (dW, db, dA_prev) for one layer; dA_prev is None when not needed (input layer).
+
+        dW = (1/m) dZ A_prev^T, db = (1/m) sum over examples of dZ, dA_prev = W^T dZ.
+        `out` is an optional triple of buffers (dW, db, dA_prev) to write into.
+        """
+        dW, db, dA_prev = out if out is not None else (None, None, None)
+        inverse_m = 1.0 / dZ.shape[0]
+        dW = self.matmul(dZ.T, A_prev, out=dW)
+        dW *= inverse_m
+        db = self.xp.sum(dZ, axis=0, out=None if db is None else db.reshape(-1)).reshape(-1, 1)
+        db *= inverse_m
+        if need_dA_prev:
+            dA_prev = self.matmul(dZ, W, out=dA_prev)
+        else:
+            dA_prev = None
+        return dW, db, dA_prev
+
+    def sgd_update(self, params, grads, learning_rate):
+        """Gradient descent in place, for each pair: param := param - learning_rate * grad."""
+        for param, grad in zip(params, grads):
+            param -= learning_rate * grad
+
+    # -- the notes' vectorisation demo ---------------------------------------------------
+
+    def dot_loop(self, w, x, b):
+        """z = w.x + b with an explicit for-loop over the elements, as the notes time it."""
+        z = 0.0
+        for i in range(w.shape[0]):
+            z += w[i] * x[i]
+        return z + b
+
+    def dot_vectorized(self, w, x, b):
+        """z = w.x + b as one vectorised call (np.dot in the notes)."""
+        return self.xp.dot(w, x) + b

@@ -1,0 +1,120 @@
+"""Which engines exist, which can run here, and which one is in use.
+
+Selection, from strongest to weakest: ``with fastnn.using(name):`` (local to the current
+thread or task), ``fastnn.use(name)`` (global), the ``FASTNN_ENGINE`` environment
+variable, and finally ``"auto"``: CuPy when a usable GPU is present, else Numba, else NumPy.
+Engine modules are imported only when an engine is asked for, so importing fastnn never
+imports Numba or CuPy.
+"""
+
+import contextlib
+import contextvars
+import importlib
+import os
+import threading
+from dataclasses import dataclass
+
+from .base import Engine
+
+ENGINE_CLASSES = {
+    "numpy": ("fastnn.backends.numpy_engine", "NumpyEngine"),
+    "numba": ("fastnn.backends.numba_engine", "NumbaEngine"),
+    "cupy": ("fastnn.backends.cupy_engine", "CupyEngine"),
+}
+AUTO_ORDER = ("cupy", "numba", "numpy")
+ENV_VARIABLE = "FASTNN_ENGINE"
+
+
+class UnknownEngineError(ValueError):
+    """An engine name that fastnn does not know."""
+
+
+class EngineUnavailableError(RuntimeError):
+    """A known engine that cannot run on this machine (a package or a GPU is missing)."""
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """One row of :func:`engines`: an engine's name, whether it can run here, and why not."""
+
+    name: str
+    available: bool
+    reason: str | None
+
+
+_global_choice = None
+_context_choice = contextvars.ContextVar("fastnn_engine", default=None)
+_instances = {}
+_instances_lock = threading.Lock()
+
+
+def engine_class(name):
+    """Return the class of engine `name`, importing its module (not its optional packages)."""
+    if name not in ENGINE_CLASSES:
+        known = ", ".join(repr(n) for n in (*ENGINE_CLASSES, "auto"))
+        raise UnknownEngineError(f"engine: expected one of {known}, got {name!r}")
+    module_name, class_name = ENGINE_CLASSES[name]
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def engines():
+    """List every engine with whether it can run here and, when it cannot, why."""
+    rows = []
+    for name in ENGINE_CLASSES:
+        reason = engine_class(name).unavailable_reason()
+        rows.append(EngineInfo(name, reason is None, reason))
+    return rows
+
+
+def get_engine(engine=None, **options):
+    """Return an engine instance: `engine` may be an Engine, a name, "auto" or None (current).
+
+    `options` are passed to the engine's constructor (for example ``device=1`` for cupy).
+    """
+    if isinstance(engine, Engine):
+        return engine
+    if engine is None:
+        chosen = _context_choice.get() or _global_choice
+        if chosen is not None and not options:
+            return chosen
+        engine = os.environ.get(ENV_VARIABLE, "auto") if chosen is None else chosen.name
+    name = _resolve_auto(options) if engine == "auto" else engine
+    return _instance(name, options)
+
+
+def use(engine, **options):
+    """Make `engine` the global default for this process and return the instance."""
+    global _global_choice
+    _global_choice = get_engine(engine, **options)
+    return _global_choice
+
+
+@contextlib.contextmanager
+def using(engine, **options):
+    """Use `engine` inside a ``with`` block, for the current thread or asyncio task only."""
+    token = _context_choice.set(get_engine(engine, **options))
+    try:
+        yield _context_choice.get()
+    finally:
+        _context_choice.reset(token)
+
+
+def _resolve_auto(options):
+    """The first engine of AUTO_ORDER that can run here."""
+    for name in AUTO_ORDER:
+        if engine_class(name).unavailable_reason() is None:
+            return name
+    return "numpy"
+
+
+def _instance(name, options):
+    """One shared instance per (name, options), created after checking it can run here."""
+    cls = engine_class(name)
+    key = (name, tuple(sorted(options.items())))
+    with _instances_lock:
+        if key not in _instances:
+            reason = cls.unavailable_reason()
+            if reason is not None:
+                raise EngineUnavailableError(f"engine {name!r} cannot run here: {reason}")
+            _instances[key] = cls(**options)
+        return _instances[key]
