@@ -1,0 +1,159 @@
+"""The ``fastnn`` command: info, train, bench, and demo (the README's main job)."""
+
+import argparse
+import sys
+import time
+
+import numpy as np
+
+from ._version import __version__
+
+
+def main(argv=None):
+    """Run the command line; return the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    try:
+        return args.run(args)
+    except (ValueError, TypeError, RuntimeError, ImportError, FloatingPointError) as error:
+        print(f"fastnn {args.command}: error: {error}", file=sys.stderr)
+        return 1
+
+
+def _parser():
+    parser = argparse.ArgumentParser(prog="fastnn", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"fastnn {__version__}")
+    commands = parser.add_subparsers(dest="command")
+
+    info = commands.add_parser("info", help="version, engines, devices, BLAS and threads")
+    info.set_defaults(run=run_info)
+
+    train = commands.add_parser("train", help="train on a bundled real data set")
+    add_train_arguments(train)
+    train.set_defaults(run=run_train)
+
+    bench = commands.add_parser("bench", help="the notes' for-loop against vectorised timing, every engine")
+    from . import bench as bench_module
+
+    bench_module.add_arguments(bench)
+    bench.set_defaults(run=bench_module.run)
+
+    demo = commands.add_parser("demo", help="the main job: train on real digits, then a quick benchmark")
+    demo.add_argument("--engine", default="auto", help="numpy, numba, cupy or auto (default)")
+    demo.set_defaults(run=run_demo)
+    return parser
+
+
+def add_train_arguments(parser):
+    """Options of ``fastnn train``: data, engine and the notes' hyperparameters."""
+    parser.add_argument("--dataset", default="digits", choices=("digits", "breast_cancer"))
+    parser.add_argument("--engine", default="auto", help="numpy, numba, cupy or auto (default)")
+    parser.add_argument("--hidden", default="16,8",
+                        help="hidden layer sizes n^[1],...,n^[L-1], comma-separated; '' for logistic regression")
+    parser.add_argument("--activation", default="relu", help="hidden activation: sigmoid, tanh, relu, leaky_relu")
+    parser.add_argument("--learning-rate", type=float, default=0.1)
+    parser.add_argument("--epochs", type=int, default=300)
+    parser.add_argument("--batch-size", type=int, default=None, help="mini-batch size (default: full batch)")
+    parser.add_argument("--init", default="auto", help="small (the notes' 0.01), he, xavier or auto")
+    parser.add_argument("--dtype", default="float32", choices=("float32", "float64"))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--save", metavar="FILE.npz", help="save the trained network")
+    parser.add_argument("--plot", metavar="FILE.png", help="draw the cost curve")
+    parser.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
+
+
+def run_info(args):
+    """Print the version, every engine with its availability, and the machine."""
+    from .backends import engines, get_engine
+    from .machine import describe_machine, format_machine
+
+    print(f"fastnn {__version__}")
+    print("engines:")
+    for row in engines():
+        if row.available:
+            engine = get_engine(row.name)
+            memory = engine.memory_info()
+            extra = "" if not memory else "  " + ", ".join(f"{k}: {v}" for k, v in memory.items())
+            print(f"  {row.name:6} available on {engine.device}{extra}")
+        else:
+            print(f"  {row.name:6} unavailable: {row.reason}")
+    print(f"  auto -> {get_engine('auto').name}")
+    for line in format_machine(describe_machine()):
+        print(line)
+    return 0
+
+
+def run_train(args):
+    """Train a network on a bundled data set and report its cost curve and accuracy."""
+    from . import datasets
+    from .backends import get_engine
+    from .network import DeepNetwork
+
+    data = datasets.load(args.dataset)
+    hidden = [int(size) for size in args.hidden.split(",") if size.strip()]
+    layers = [data.X_train.shape[1], *hidden, 1]
+    engine = get_engine(args.engine)
+    print(f"data:   {data.description}")
+    print(f"        {data.X_train.shape[0]} train / {data.X_test.shape[0]} test examples, "
+          f"{data.X_train.shape[1]} features")
+    print(f"engine: {engine.name} on {engine.device}, {args.dtype}")
+    print(f"network: layers {layers}, hidden activation {args.activation}, learning rate "
+          f"{args.learning_rate}, {args.epochs} epochs, batch {args.batch_size or 'full'}")
+    network = DeepNetwork(layers, args.activation, learning_rate=args.learning_rate, epochs=args.epochs,
+                          batch_size=args.batch_size, init=args.init, seed=args.seed, engine=engine,
+                          dtype=args.dtype)
+    started = time.perf_counter()
+    network.fit(data.X_train, data.y_train, progress=args.progress and sys.stderr.isatty())
+    seconds = time.perf_counter() - started
+    print_learning_curve(network.history_)
+    print(f"trained in {seconds:.2f} s; train accuracy {network.score(data.X_train, data.y_train):.1%}, "
+          f"test accuracy {network.score(data.X_test, data.y_test):.1%}")
+    if args.save:
+        network.save(args.save)
+        print(f"saved the network to {args.save}")
+    if args.plot:
+        plot_cost(network.history_, args.plot, title=f"{data.name}, {engine.name} engine")
+        print(f"wrote the cost curve to {args.plot}")
+    return 0
+
+
+def run_demo(args):
+    """The README's main job: a deep network on the real digits, then the notes' timing demo."""
+    print("== Training a deep network on real handwritten digits (8 against 3) ==")
+    status = main(["train", "--engine", args.engine, "--hidden", "32,16", "--epochs", "400",
+                   "--learning-rate", "0.1", "--no-progress"])
+    if status:
+        return status
+    print()
+    print("== The notes' vectorisation demo: z = w.x + b, for-loop against vectorised ==")
+    return main(["bench", "--quick"])
+
+
+def print_learning_curve(history, rows=10, width=40):
+    """Print about `rows` (epoch, cost) lines with a bar proportional to the cost."""
+    epochs = np.unique(np.linspace(1, len(history), min(rows, len(history))).round().astype(int))
+    top = max(history)
+    print("learning curve (cost per epoch):")
+    for epoch in epochs:
+        cost = history[epoch - 1]
+        print(f"  epoch {epoch:6d}  cost {cost:.5f}  {'#' * max(1, round(width * cost / top))}")
+
+
+def plot_cost(history, path, title=""):
+    """Write a PNG of the cost against the epoch."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ImportError("--plot needs matplotlib: pip install 'fastnn[plot]'") from None
+    figure, axes = plt.subplots(figsize=(6, 4))
+    axes.plot(np.arange(1, len(history) + 1), history)
+    axes.set(xlabel="epoch", ylabel="cost J", title=title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)

@@ -1,0 +1,134 @@
+"""Real data that ships with the install, the course's planar "flower" data, and image helpers.
+
+The real sets come from scikit-learn's wheel (no download): the handwritten digits
+(8x8 grayscale images, UCI) and the Wisconsin breast-cancer measurements (tabular).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .validation import check_features, check_labels, check_positive
+
+
+@dataclass
+class Dataset:
+    """A binary task split into train and test: X is (m, n_features), y is (m,) of 0/1."""
+
+    name: str
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    description: str
+
+    def __repr__(self):
+        return (f"Dataset({self.name!r}: {self.X_train.shape[0]} train, {self.X_test.shape[0]} test, "
+                f"{self.X_train.shape[1]} features)")
+
+
+def flatten_images(images, max_value=255.0):
+    """Return images (m, height, width, channels) as rows (m, h*w*c) scaled to [0, 1].
+
+    As in the notes, each row holds all values of the first channel (red), then the
+    second (green), then the third (blue).
+    """
+    images = np.asarray(images)
+    if images.ndim != 4:
+        raise ValueError(f"images: expected shape (m, height, width, channels), got {images.shape}")
+    check_positive(max_value, "max_value")
+    channels_first = np.transpose(images, (0, 3, 1, 2))
+    return channels_first.reshape(images.shape[0], -1).astype(np.float64) / max_value
+
+
+def train_test_split(X, y, test_size=0.25, seed=0):
+    """Return (X_train, X_test, y_train, y_test), shuffled by `seed`, stratified by label."""
+    X = check_features(X)
+    y = check_labels(y, X.shape[0])[:, 0].astype(np.int64)
+    if not 0 < test_size < 1:
+        raise ValueError(f"test_size: expected a fraction between 0 and 1, got {test_size!r}")
+    rng = np.random.default_rng(seed)
+    test_rows = []
+    for label in (0, 1):
+        rows = rng.permutation(np.flatnonzero(y == label))
+        test_rows.append(rows[: int(round(test_size * rows.size))])
+    is_test = np.zeros(X.shape[0], dtype=bool)
+    is_test[np.concatenate(test_rows)] = True
+    train, test = rng.permutation(np.flatnonzero(~is_test)), rng.permutation(np.flatnonzero(is_test))
+    return X[train], X[test], y[train], y[test]
+
+
+def load_digits(positive=8, negative=3, test_size=0.25, seed=0):
+    """Handwritten digits: is it a `positive` (label 1) or a `negative` (label 0)? 64 pixel features.
+
+    1,797 real 8x8 images ship with scikit-learn; about 360 show a 3 or an 8. Pixels
+    (0..16) are flattened with flatten_images and scaled to [0, 1].
+    """
+    sklearn_datasets = _sklearn_datasets()
+    digits = sklearn_datasets.load_digits()
+    keep = np.isin(digits.target, (positive, negative))
+    if positive == negative or keep.sum() == 0 or not {positive, negative} <= set(range(10)):
+        raise ValueError(f"positive, negative: expected two different digits 0-9, got {positive!r}, {negative!r}")
+    X = flatten_images(digits.images[keep][..., np.newaxis], max_value=16.0)
+    y = (digits.target[keep] == positive).astype(np.int64)
+    return Dataset(f"digits-{positive}-vs-{negative}", *_ordered(train_test_split(X, y, test_size, seed)),
+                   f"8x8 handwritten digits (UCI, via scikit-learn): {positive} (1) vs {negative} (0)")
+
+
+def load_breast_cancer(test_size=0.25, seed=0):
+    """Wisconsin breast-cancer tumours: malignant (1) or benign (0) from 30 measurements.
+
+    569 real examples ship with scikit-learn. Features are standardised with the mean and
+    standard deviation of the training split only.
+    """
+    data = _sklearn_datasets().load_breast_cancer()
+    y = (data.target == 0).astype(np.int64)  # scikit-learn codes malignant as 0
+    X_train, X_test, y_train, y_test = train_test_split(data.data, y, test_size, seed)
+    mean, std = X_train.mean(axis=0), X_train.std(axis=0)
+    return Dataset("breast-cancer", (X_train - mean) / std, y_train, (X_test - mean) / std, y_test,
+                   "Wisconsin diagnostic breast cancer (UCI, via scikit-learn): malignant (1) vs benign (0)")
+
+
+def make_flower(m=400, seed=1):
+    """The course's planar data: two classes of m/2 points each, petals of a flower.
+
+    Returns X (m, 2) and y (m,). Each class lies along r = 4 sin(4t) with noise.
+    """
+    check_positive(m, "m", integer=True)
+    rng = np.random.default_rng(seed)
+    per_class, radius = m // 2, 4.0
+    X, y = np.zeros((m, 2)), np.zeros(m, dtype=np.int64)
+    for label in (0, 1):
+        rows = slice(per_class * label, per_class * (label + 1))
+        angle = np.linspace(label * 3.12, (label + 1) * 3.12, per_class) + rng.standard_normal(per_class) * 0.2
+        r = radius * np.sin(4 * angle) + rng.standard_normal(per_class) * 0.2
+        X[rows] = np.column_stack((r * np.sin(angle), r * np.cos(angle)))
+        y[rows] = label
+    return X, y
+
+
+DATASETS = {"digits": load_digits, "breast_cancer": load_breast_cancer}
+
+
+def load(name, **options):
+    """Load a bundled data set by name: "digits" or "breast_cancer"."""
+    if name not in DATASETS:
+        raise ValueError(f"dataset: expected one of {', '.join(map(repr, DATASETS))}, got {name!r}")
+    return DATASETS[name](**options)
+
+
+def _ordered(split):
+    X_train, X_test, y_train, y_test = split
+    return X_train, y_train, X_test, y_test
+
+
+def _sklearn_datasets():
+    """scikit-learn's datasets module, which holds the bundled real data."""
+    try:
+        from sklearn import datasets
+    except ImportError:
+        raise ImportError(
+            "the bundled real data sets ship with scikit-learn: pip install 'fastnn[data]' "
+            "(or pip install scikit-learn)"
+        ) from None
+    return datasets

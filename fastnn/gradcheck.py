@@ -1,0 +1,60 @@
+"""Gradient checking: backpropagation's gradients against centred finite differences."""
+
+import numpy as np
+
+from .backends import get_engine
+from .propagation import backward, forward, from_engine, to_engine
+from .validation import check_features, check_labels, check_parameters, check_positive
+
+
+def gradient_check(parameters, X, y, activations="relu", epsilon=1e-7, engine="numpy"):
+    """Return ||grad - approx|| / (||grad|| + ||approx||) over all parameters.
+
+    approx_i = (J(theta_i + eps) - J(theta_i - eps)) / (2 eps), in float64; X is (m, n_x)
+    with samples first and y has m labels. Below 1e-7 means backpropagation is right.
+    """
+    check_positive(epsilon, "epsilon")
+    engine = get_engine(engine)
+    X = check_features(X, "X", dtype=np.float64)
+    Y = check_labels(y, X.shape[0], "y")
+    L = sum(1 for key in parameters if key.startswith("W"))
+    layers = [X.shape[1]] + [np.shape(parameters.get(f"W{l}", (0,)))[0] for l in range(1, L + 1)]
+    theta = check_parameters(parameters, layers, np.float64)
+    keys = [f"{kind}{l}" for l in range(1, L + 1) for kind in "Wb"]
+    acts = [None] + ([activations] * (L - 1) if isinstance(activations, str) else list(activations)) + ["sigmoid"]
+    grads = _backprop_gradients(engine, theta, acts, X, Y)
+    approx = _numerical_gradients(engine, theta, acts, X, Y, keys, epsilon)
+    grad = np.concatenate([grads[key].ravel() for key in keys])
+    numerical = np.concatenate([approx[key].ravel() for key in keys])
+    return float(np.linalg.norm(grad - numerical) / (np.linalg.norm(grad) + np.linalg.norm(numerical)))
+
+
+def _cost(engine, theta, acts, X, Y):
+    """J(theta) through the engine's forward pass and cost."""
+    weights, biases = to_engine(engine, theta)
+    Z, _ = forward(engine, weights, biases, acts, engine.asarray(X))
+    return float(engine.to_numpy(engine.cross_entropy_cost(Z[-1], engine.asarray(Y))))
+
+
+def _backprop_gradients(engine, theta, acts, X, Y):
+    """{"W1": dW1, "b1": db1, ...} from one forward and backward pass."""
+    weights, biases = to_engine(engine, theta)
+    _, A = forward(engine, weights, biases, acts, engine.asarray(X))
+    dW, db = backward(engine, weights, acts, A, engine.asarray(Y))
+    return from_engine(engine, dW, db)
+
+
+def _numerical_gradients(engine, theta, acts, X, Y, keys, epsilon):
+    """Centred differences, one parameter at a time."""
+    approx = {}
+    for key in keys:
+        approx[key] = np.zeros_like(theta[key])
+        for index in np.ndindex(theta[key].shape):
+            original = theta[key][index]
+            theta[key][index] = original + epsilon
+            J_plus = _cost(engine, theta, acts, X, Y)
+            theta[key][index] = original - epsilon
+            J_minus = _cost(engine, theta, acts, X, Y)
+            theta[key][index] = original
+            approx[key][index] = (J_plus - J_minus) / (2 * epsilon)
+    return approx

@@ -1,0 +1,158 @@
+"""The notes' steps one by one, in the notes' own shapes, on any engine.
+
+X is (n_x, m), Y is (1, m), W^[l] is (n^[l], n^[l-1]), b^[l] is (n^[l], 1), and parameters,
+caches and gradients are dicts keyed as in the course ("W1", "dW1", ...). Each step calls
+the same engine code that training uses (fastnn.propagation), on transposed views, so the
+results are identical to DeepNetwork's.
+"""
+
+import numpy as np
+
+from .backends import get_engine
+from .initializers import initialize_parameters
+from .propagation import backward, forward, from_engine, to_engine
+from .validation import as_float_dtype, check_features, check_labels, check_parameters, check_positive
+
+__all__ = [
+    "initialize_parameters",
+    "forward_propagation",
+    "compute_cost",
+    "backward_propagation",
+    "update_parameters",
+    "logistic_gradients_loop",
+    "logistic_gradients_vectorized",
+    "computation_graph_example",
+]
+
+
+def forward_propagation(X, parameters, activations="relu", engine=None):
+    """Return (AL, caches): AL = sigma(Z^[L]) of shape (1, m), and one cache per layer.
+
+    `activations` is one name for every hidden layer or a list with one per hidden layer;
+    the output layer is always sigmoid. caches[l-1] holds the notes' (A_prev, W, b, Z) of
+    layer l plus its activation name, as NumPy arrays of the engine's results.
+    """
+    engine = get_engine(engine)
+    X_rows = check_features(np.asarray(X).T, "X (transposed: examples are its columns)")
+    layers, weights, biases = _parameters_on(engine, parameters, X_rows.shape[1], X_rows.dtype)
+    acts = _activation_list(activations, len(layers) - 2)
+    Z, A = forward(engine, weights, biases, acts, engine.asarray(X_rows))
+    caches = []
+    for l in range(1, len(layers)):
+        caches.append({"A_prev": engine.to_numpy(A[l - 1]).T, "W": parameters[f"W{l}"],
+                       "b": parameters[f"b{l}"], "Z": engine.to_numpy(Z[l]).T, "activation": acts[l]})
+    return engine.to_numpy(A[-1]).T, caches
+
+
+def compute_cost(AL, Y, engine=None):
+    """Return J = -(1/m) sum [y log(a) + (1 - y) log(1 - a)] for AL and Y of shape (1, m).
+
+    The engine computes J from the logit z = log(a) - log(1 - a) (a is clipped one
+    rounding step inside (0, 1)), in the form that stays finite for every z.
+    """
+    engine = get_engine(engine)
+    AL = check_features(np.asarray(AL).reshape(1, -1).T, "AL")
+    Y = _label_row(Y, AL.shape[0], AL.dtype)
+    eps = np.finfo(AL.dtype).eps
+    a = np.clip(AL, np.finfo(AL.dtype).tiny, 1 - eps / 2)
+    logits = np.log(a) - np.log1p(-a)
+    return float(engine.to_numpy(engine.cross_entropy_cost(engine.asarray(logits), engine.asarray(Y))))
+
+
+def backward_propagation(AL, Y, caches, engine=None):
+    """Return grads {"dW1", "db1", ...} from forward_propagation's AL and caches.
+
+    Starts from dZ^[L] = AL - Y (sigmoid with cross-entropy), then the notes' loop for
+    l = L..1; grads has the shapes of the parameters.
+    """
+    engine = get_engine(engine)
+    dtype = caches[0]["W"].dtype
+    Y = engine.asarray(_label_row(Y, np.asarray(AL).size, dtype))
+    acts = [None] + [cache["activation"] for cache in caches]
+    weights = [None] + [engine.asarray(np.asarray(cache["W"], dtype=dtype)) for cache in caches]
+    A = [cache["A_prev"] for cache in caches] + [np.reshape(AL, (1, -1))]
+    A = [engine.asarray(np.asarray(a, dtype=dtype).T) for a in A]
+    dW, db = backward(engine, weights, acts, A, Y)
+    return from_engine(engine, dW, db, prefix="d")
+
+
+def update_parameters(parameters, grads, learning_rate, engine=None):
+    """Return new parameters W := W - alpha dW, b := b - alpha db; the inputs are not modified."""
+    check_positive(learning_rate, "learning_rate")
+    engine = get_engine(engine)
+    keys = [key for key in parameters if key[0] in "Wb"]
+    updated = [engine.asarray(np.array(parameters[key])) for key in keys]
+    engine.sgd_update(updated, [engine.asarray(np.asarray(grads["d" + key])) for key in keys], learning_rate)
+    return {key: engine.to_numpy(value) for key, value in zip(keys, updated)}
+
+
+def logistic_gradients_loop(w, b, X, Y):
+    """Return (cost, dw, db) for logistic regression with the notes' explicit loop over examples.
+
+    Per example: z = w^T x + b, a = sigma(z), dz = a - y, dw += x dz, db += dz; then / m.
+    This is the slow form the notes replace by logistic_gradients_vectorized.
+    """
+    n_x, m = X.shape
+    cost, dw, db = 0.0, np.zeros(n_x), 0.0
+    for i in range(m):
+        z = float(np.dot(w[:, 0], X[:, i])) + b
+        a = 1.0 / (1.0 + np.exp(-z))
+        cost += -(Y[0, i] * np.log(a) + (1 - Y[0, i]) * np.log(1 - a))
+        dz = a - Y[0, i]
+        dw += X[:, i] * dz
+        db += dz
+    return cost / m, (dw / m).reshape(n_x, 1), db / m
+
+
+def logistic_gradients_vectorized(w, b, X, Y, engine=None):
+    """Return (cost, dw, db) vectorised over all m examples: Z = w^T X + b, A = sigma(Z), dZ = A - Y.
+
+    Logistic regression is the one-layer network, so this is forward_propagation,
+    compute_cost and backward_propagation with no hidden layer.
+    """
+    parameters = {"W1": np.asarray(w).T, "b1": np.reshape(b, (1, 1)).astype(np.asarray(w).dtype)}
+    AL, caches = forward_propagation(X, parameters, [], engine)
+    grads = backward_propagation(AL, Y, caches, engine)
+    return compute_cost(AL, Y, engine), grads["dW1"].T, grads["db1"].item()
+
+
+def computation_graph_example(a, b, c):
+    """The notes' worked example J(a, b, c) = 3(a + bc), forward then backward through its graph.
+
+    Forward: u = bc, v = a + u, J = 3v. Backward, right to left by the chain rule:
+    dJ/dv = 3, dJ/da = dJ/dv * dv/da = 3, dJ/du = 3, dJ/db = dJ/du * c, dJ/dc = dJ/du * b.
+    Returns (J, {"a": dJ/da, "b": dJ/db, "c": dJ/dc}).
+    """
+    u = b * c
+    v = a + u
+    J = 3 * v
+    dJ_dv = 3
+    dJ_da = dJ_dv * 1
+    dJ_du = dJ_dv * 1
+    return J, {"a": dJ_da, "b": dJ_du * c, "c": dJ_du * b}
+
+
+def _parameters_on(engine, parameters, n_x, dtype):
+    """Check parameters against X; return (layers, weights, biases) with lists on `engine`."""
+    L = sum(1 for key in parameters if key.startswith("W"))
+    if L == 0:
+        raise ValueError("parameters: expected keys W1, b1, ..., WL, bL, got none")
+    layers = [n_x] + [(np.shape(parameters.get(f"W{l}", ())) or (0,))[0] for l in range(1, L + 1)]
+    checked = check_parameters(parameters, layers, as_float_dtype(dtype), "parameters")
+    return (layers, *to_engine(engine, checked))
+
+
+def _label_row(Y, m, dtype):
+    """Labels Y of shape (1, m) (or (m,)) as the engines' column (m, 1)."""
+    Y = np.asarray(Y)
+    if Y.shape not in ((1, m), (m,)):
+        raise ValueError(f"Y: expected shape (1, {m}) (one label per column of X), got {Y.shape}")
+    return check_labels(Y.reshape(m), m, "Y", dtype=dtype)
+
+
+def _activation_list(activations, n_hidden):
+    """[None, g^[1], ..., g^[L-1], "sigmoid"] from one name or a list of hidden names."""
+    hidden = [activations] * n_hidden if isinstance(activations, str) else list(activations)
+    if len(hidden) != n_hidden:
+        raise ValueError(f"activations: expected one name or {n_hidden} names (one per hidden layer), got {activations!r}")
+    return [None] + hidden + ["sigmoid"]

@@ -1,0 +1,95 @@
+"""The training loop: (mini-batch) gradient descent around propagation.training_step.
+
+Data goes to the engine once; each epoch cuts shuffled mini-batches on the engine into
+fixed buffers. Epoch costs stay on the engine and are read back every `report_every`
+epochs (and at the end), which is also when divergence is checked and callbacks run.
+"""
+
+import numpy as np
+
+from .errors import TrainingDiverged
+from .progress import ProgressBar
+from .propagation import Workspace, training_step
+
+
+def train(engine, weights, biases, activations, X, Y, *, learning_rate, epochs, batch_size=None,
+          shuffle=True, seed=0, callback=None, progress=False, report_every=None):
+    """Update `weights` and `biases` (engine arrays, indexed from 1) in place; return the cost history.
+
+    X is (m, n_x) and Y is (m, 1), both already on the engine. History has one cost per
+    epoch: the mean over the epoch's mini-batches, each from the forward pass before its
+    update. `callback(epoch, cost)` may return True to stop early.
+    """
+    loop = _Loop(engine, weights, biases, activations, X, Y, learning_rate, batch_size)
+    bar = ProgressBar(epochs, enabled=progress)
+    report_every = report_every or max(1, epochs // 100)
+    rng = np.random.default_rng(seed)
+    epoch_costs = engine.empty((epochs,), X.dtype)
+    history = []
+    try:
+        # A diverging run overflows on the way; _report turns that into one clear error.
+        with np.errstate(over="ignore", invalid="ignore"):
+            for epoch in range(epochs):
+                epoch_costs[epoch] = loop.run_epoch(rng if shuffle else None)
+                if (epoch + 1) % report_every == 0 or epoch + 1 == epochs:
+                    if _report(engine, epoch_costs[len(history):epoch + 1], history, learning_rate, callback):
+                        break
+                    bar.update(epoch + 1, history[-1])
+    finally:
+        bar.close()
+    return history
+
+
+def _report(engine, new_costs, history, learning_rate, callback):
+    """Read new epoch costs back, stop on NaN/inf, run the callback; True means stop early."""
+    for cost in engine.to_numpy(new_costs).tolist():
+        history.append(cost)
+        if not np.isfinite(cost):
+            raise TrainingDiverged(
+                f"training diverged: the cost became {cost} at epoch {len(history)} "
+                f"(learning_rate={learning_rate}); try a smaller learning rate, such as {learning_rate / 10:g}"
+            )
+        if callback is not None and callback(len(history), cost):
+            return True
+    return False
+
+
+class _Loop:
+    """Runs epochs: one workspace and one (possibly captured) step per batch size, at most two."""
+
+    def __init__(self, engine, weights, biases, activations, X, Y, learning_rate, batch_size):
+        self.engine, self.X, self.Y = engine, X, Y
+        self.m = X.shape[0]
+        self.batch_size = self.m if batch_size is None else min(batch_size, self.m)
+        self.units = [X.shape[1]] + [W.shape[0] for W in weights[1:]]
+        self.model = (weights, biases, activations, learning_rate)
+        self.steps = {}
+
+    def run_epoch(self, rng):
+        """One pass over the data (shuffled when `rng` is given); returns its mean cost on the engine."""
+        if self.batch_size == self.m:
+            workspace, step = self._step_for(self.m)
+            step()
+            return workspace.cost
+        order = rng.permutation(self.m) if rng is not None else np.arange(self.m)
+        rows = self.engine.asarray(order)
+        total = 0
+        for start in range(0, self.m, self.batch_size):
+            batch_rows = rows[start:start + self.batch_size]
+            workspace, step = self._step_for(batch_rows.shape[0])
+            self.engine.take_rows(self.X, batch_rows, out=workspace.X)
+            self.engine.take_rows(self.Y, batch_rows, out=workspace.Y)
+            step()
+            total = total + workspace.cost * (batch_rows.shape[0] / self.m)
+        return total
+
+    def _step_for(self, m):
+        if m not in self.steps:
+            whole = m == self.m
+            workspace = Workspace(self.engine, self.units, m, self.X.dtype,
+                                  X=self.X if whole else None, Y=self.Y if whole else None)
+            weights, biases, activations, learning_rate = self.model
+            step = self.engine.capture_step(
+                lambda: training_step(self.engine, weights, biases, activations, learning_rate, workspace))
+            self.steps[m] = (workspace, step)
+        return self.steps[m]

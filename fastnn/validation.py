@@ -1,0 +1,119 @@
+"""Input checks for every public entry point: each error names the argument, what was
+expected and what came. Checks never modify what the user passed in."""
+
+import numbers
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def as_float_dtype(dtype, argument="dtype"):
+    """Return np.float32 or np.float64 for `dtype`, or raise naming what came."""
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        dtype = None
+    if dtype not in FLOAT_DTYPES:
+        raise ValueError(f"{argument}: expected float32 or float64, got {dtype!r}")
+    return dtype
+
+
+def check_features(X, argument="X", dtype=None):
+    """Return X as a finite 2-D float array of shape (m examples, n features).
+
+    float32 and float64 are kept (no copy); other numeric types become float64, or `dtype`.
+    """
+    X = _numeric_array(X, argument)
+    if X.ndim != 2:
+        raise ValueError(
+            f"{argument}: expected a 2-D array of shape (m examples, n features), "
+            f"got an array of shape {X.shape}"
+        )
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"{argument}: expected at least one example and one feature, got shape {X.shape}")
+    target = dtype if dtype is not None else (X.dtype if X.dtype in FLOAT_DTYPES else np.float64)
+    X = np.asarray(X, dtype=target)
+    check_finite(X, argument)
+    return X
+
+
+def check_labels(y, m, argument="y", dtype=np.float64):
+    """Return labels y of shape (m,) or (m, 1) as a float column (m, 1) of 0s and 1s."""
+    y = _numeric_array(y, argument)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise ValueError(f"{argument}: expected shape ({m},) or ({m}, 1), got {y.shape}")
+    if y.shape[0] != m:
+        raise ValueError(
+            f"{argument}: expected {m} labels (one per example, i.e. per row of X), got {y.shape[0]}"
+        )
+    check_finite(y, argument)
+    bad = np.unique(y[(y != 0) & (y != 1)])
+    if bad.size:
+        shown = ", ".join(repr(v.item()) for v in bad[:5])
+        raise ValueError(f"{argument}: labels must be 0 or 1, got other values: {shown}")
+    return y.astype(dtype).reshape(m, 1)
+
+
+def check_finite(array, argument):
+    """Raise if `array` holds NaN or inf, saying how many and where the first one is."""
+    finite = np.isfinite(array)
+    if not finite.all():
+        where = tuple(int(i) for i in np.argwhere(~finite)[0])
+        raise ValueError(
+            f"{argument}: expected finite numbers, got {int((~finite).sum())} NaN or inf "
+            f"value(s), the first at index {where}"
+        )
+
+
+def check_positive(value, argument, integer=False):
+    """Return `value` if it is a positive (integer when asked) number, else raise."""
+    kind = numbers.Integral if integer else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kind) or not value > 0:
+        wanted = "a positive integer" if integer else "a positive number"
+        raise ValueError(f"{argument}: expected {wanted}, got {value!r}")
+    return value
+
+
+def check_layers(layers, argument="layers"):
+    """Return layer sizes [n_x, n_1, ..., 1] as a list of positive ints ending in one output."""
+    if isinstance(layers, (str, bytes)) or not hasattr(layers, "__len__") or len(layers) < 2:
+        raise ValueError(f"{argument}: expected sizes [n_x, n_1, ..., 1] (at least two), got {layers!r}")
+    for size in layers:
+        if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size <= 0:
+            raise ValueError(f"{argument}: expected positive integers, got {layers!r}")
+    if layers[-1] != 1:
+        raise ValueError(
+            f"{argument}: the output layer must have 1 unit (binary classification), got {layers[-1]}"
+        )
+    return [int(size) for size in layers]
+
+
+def check_parameters(parameters, layers, dtype, argument="parameters"):
+    """Return copies of W^[l], b^[l] as `dtype` after checking their shapes against `layers`."""
+    checked = {}
+    for l in range(1, len(layers)):
+        for key, shape in ((f"W{l}", (layers[l], layers[l - 1])), (f"b{l}", (layers[l], 1))):
+            if key not in parameters:
+                raise ValueError(f"{argument}: missing {key!r} (expected keys W1, b1, ..., W{len(layers) - 1}, b{len(layers) - 1})")
+            value = np.array(parameters[key], dtype=dtype)
+            if value.shape != shape:
+                raise ValueError(f"{argument}[{key!r}]: expected shape {shape}, got {value.shape}")
+            check_finite(value, f"{argument}[{key!r}]")
+            checked[key] = value
+    return checked
+
+
+def _numeric_array(x, argument):
+    """np.asarray(x), raising a clear error for non-numeric data (strings, objects)."""
+    try:
+        array = np.asarray(x)
+    except (ValueError, TypeError) as error:
+        raise TypeError(f"{argument}: expected a numeric array, could not convert it: {error}") from None
+    if array.dtype == bool:
+        return array.astype(np.float64)
+    if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
+        raise TypeError(f"{argument}: expected real numbers, got an array of dtype {array.dtype}")
+    return array

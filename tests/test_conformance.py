@@ -1,0 +1,217 @@
+"""The shared conformance suite: every engine gives the NumPy reference's results.
+
+Tolerances: float64 rtol 1e-10 / atol 1e-12; float32 rtol 1e-4 / atol 1e-5 (engines may
+fuse or reorder float32 arithmetic; a training run compounds rounding over many steps).
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn import ACTIVATIONS
+from fastnn.backends import get_engine
+from fastnn.propagation import Workspace, backward, forward, to_engine, training_step
+
+TOLERANCE = {np.dtype(np.float32): dict(rtol=1e-4, atol=1e-5), np.dtype(np.float64): dict(rtol=1e-10, atol=1e-12)}
+# (m examples, units in, units out): one example, one unit, sizes that no thread count divides.
+SHAPES = [(1, 3, 2), (7, 1, 5), (13, 9, 1), (33, 17, 11)]
+
+reference = get_engine("numpy")
+
+
+def assert_same(engine, actual, expected, dtype):
+    """Engine result equals the reference result, with the engine's dtype kept."""
+    actual = engine.to_numpy(actual)
+    assert actual.dtype == dtype, f"{engine.name} returned {actual.dtype}, expected {dtype}"
+    np.testing.assert_allclose(actual, np.asarray(expected), **TOLERANCE[dtype])
+
+
+def random(rng, shape, dtype, scale=1.0):
+    return (rng.standard_normal(shape) * scale).astype(dtype)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_dense_forward(engine, dtype, activation, shape):
+    m, n_in, n_out = shape
+    rng = np.random.default_rng(1)
+    A_prev, W, b = random(rng, (m, n_in), dtype), random(rng, (n_out, n_in), dtype), random(rng, (n_out, 1), dtype)
+    Z_ref, A_ref = reference.dense_forward(A_prev, W, b, activation)
+    Z, A = engine.dense_forward(engine.asarray(A_prev), engine.asarray(W), engine.asarray(b), activation)
+    assert_same(engine, Z, Z_ref, dtype)
+    assert_same(engine, A, A_ref, dtype)
+
+
+def test_dense_forward_matches_the_notes_equation(dtype):
+    """The reference itself: Z = W A_prev + b and A = g(Z), written out in the notes' layout."""
+    rng = np.random.default_rng(2)
+    X, W, b = random(rng, (4, 6), dtype), random(rng, (3, 4), dtype), random(rng, (3, 1), dtype)
+    Z, A = reference.dense_forward(X.T, W, b, "sigmoid")
+    notes_Z = W @ X + b
+    np.testing.assert_allclose(Z.T, notes_Z, **TOLERANCE[dtype])
+    np.testing.assert_allclose(A.T, 1 / (1 + np.exp(-notes_Z)), **TOLERANCE[dtype])
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_activation_values_match_the_notes(activation, dtype):
+    z = np.array([[-3.0, -0.5, 0.0, 0.5, 3.0]], dtype=dtype)
+    expected = {"sigmoid": 1 / (1 + np.exp(-z)), "tanh": np.tanh(z), "relu": np.maximum(0, z),
+                "leaky_relu": np.maximum(0.01 * z, z)}[activation]
+    np.testing.assert_allclose(reference.activation(z, activation), expected, **TOLERANCE[np.dtype(dtype)])
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_backprop_activation(engine, dtype, activation, shape):
+    m, _, n = shape
+    rng = np.random.default_rng(3)
+    A = reference.activation(random(rng, (m, n), dtype, 2.0), activation)
+    dA = random(rng, (m, n), dtype)
+    expected = reference.backprop_activation(dA, A, activation)
+    assert_same(engine, engine.backprop_activation(engine.asarray(dA), engine.asarray(A), activation), expected, dtype)
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_backprop_activation_is_the_notes_derivative(activation):
+    z = np.linspace(-3, 3, 12).reshape(3, 4) + 0.05  # no z exactly at the ReLU kink
+    a = reference.activation(z, activation)
+    derivative = {"sigmoid": a * (1 - a), "tanh": 1 - np.tanh(z) ** 2, "relu": (z > 0) * 1.0,
+                  "leaky_relu": np.where(z > 0, 1.0, 0.01)}[activation]
+    np.testing.assert_allclose(reference.backprop_activation(np.ones_like(z), a, activation), derivative)
+
+
+@pytest.mark.parametrize("m", [1, 7, 64])
+def test_output_gradient_and_cost(engine, dtype, m):
+    rng = np.random.default_rng(4)
+    Z = random(rng, (m, 1), dtype, 3.0)
+    A = reference.activation(Z, "sigmoid")
+    Y = rng.integers(0, 2, (m, 1)).astype(dtype)
+    assert_same(engine, engine.backprop_sigmoid_cross_entropy(engine.asarray(A), engine.asarray(Y)), A - Y, dtype)
+    cost = engine.cross_entropy_cost(engine.asarray(Z), engine.asarray(Y))
+    notes_cost = -np.mean(Y * np.log(A.astype(np.float64)) + (1 - Y) * np.log(1 - A.astype(np.float64)))
+    assert_same(engine, cost, notes_cost, dtype)
+
+
+def test_cost_is_finite_for_large_logits(engine, dtype):
+    Z = np.array([[-1e4], [-60.0], [0.0], [60.0], [1e4]], dtype=dtype)
+    Y = np.array([[0], [1], [1], [0], [1]], dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cost = float(engine.to_numpy(engine.cross_entropy_cost(engine.asarray(Z), engine.asarray(Y))))
+        A = engine.to_numpy(engine.activation(engine.asarray(Z), "sigmoid"))
+    # losses: 0, 60, log 2, 60, 0 (each max(z,0) - yz + log1p(exp(-|z|)))
+    assert cost == pytest.approx((120 + np.log(2)) / 5, rel=1e-5)
+    assert np.all((A >= 0) & (A <= 1))
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("need_dA_prev", [True, False])
+def test_backprop_dense(engine, dtype, shape, need_dA_prev):
+    m, n_in, n_out = shape
+    rng = np.random.default_rng(5)
+    dZ, A_prev, W = random(rng, (m, n_out), dtype), random(rng, (m, n_in), dtype), random(rng, (n_out, n_in), dtype)
+    dW_ref, db_ref, dA_ref = reference.backprop_dense(dZ, A_prev, W, need_dA_prev)
+    dW, db, dA_prev = engine.backprop_dense(engine.asarray(dZ), engine.asarray(A_prev), engine.asarray(W), need_dA_prev)
+    assert_same(engine, dW, dW_ref, dtype)
+    assert_same(engine, db, db_ref, dtype)
+    assert engine.to_numpy(db).shape == (n_out, 1)
+    if need_dA_prev:
+        assert_same(engine, dA_prev, dA_ref, dtype)
+    else:
+        assert dA_prev is None
+    # the notes' equations, in their layout
+    np.testing.assert_allclose(dW_ref, dZ.T @ A_prev / m, **TOLERANCE[dtype])
+    np.testing.assert_allclose(db_ref, np.sum(dZ.T, axis=1, keepdims=True) / m, **TOLERANCE[dtype])
+
+
+def test_non_contiguous_inputs(engine, dtype):
+    """Transposed and strided views give the same results as contiguous copies."""
+    rng = np.random.default_rng(6)
+    big = random(rng, (10, 24), dtype)
+    A_prev = big[:, ::2]  # strided columns
+    W = random(rng, (12, 5), dtype).T  # a transposed view of shape (5, 12)
+    b = random(rng, (5, 1), dtype)
+    for activation in ACTIVATIONS:
+        Z_ref, A_ref = reference.dense_forward(np.ascontiguousarray(A_prev), np.ascontiguousarray(W), b, activation)
+        Z, A = engine.dense_forward(engine.asarray(A_prev), engine.asarray(W), engine.asarray(b), activation)
+        assert_same(engine, A, A_ref, dtype)
+        dA = big[:, 1::2][:, :5]
+        assert_same(engine, engine.backprop_activation(engine.asarray(dA), A, activation),
+                    reference.backprop_activation(np.ascontiguousarray(dA), A_ref, activation), dtype)
+
+
+def test_sgd_update_in_place(engine, dtype):
+    rng = np.random.default_rng(7)
+    params = [random(rng, (4, 3), dtype), random(rng, (4, 1), dtype)]
+    grads = [random(rng, (4, 3), dtype), random(rng, (4, 1), dtype)]
+    on_engine = [engine.asarray(p.copy()) for p in params]
+    engine.sgd_update(on_engine, [engine.asarray(g) for g in grads], 0.1)
+    for updated, p, g in zip(on_engine, params, grads):
+        assert_same(engine, updated, p - dtype.type(0.1) * g, dtype)
+
+
+def test_take_rows(engine, dtype):
+    X = np.arange(30, dtype=dtype).reshape(10, 3)
+    rows = np.array([9, 0, 4])
+    assert_same(engine, engine.take_rows(engine.asarray(X), engine.asarray(rows)), X[rows], dtype)
+
+
+def test_dot_pair(engine, dtype):
+    rng = np.random.default_rng(8)
+    w, x = random(rng, (1000,), dtype), random(rng, (1000,), dtype)
+    expected = np.dot(w.astype(np.float64), x.astype(np.float64)) + 0.5
+    tolerance = dict(rtol=1e-4, atol=1e-3) if dtype == np.float32 else dict(rtol=1e-10)
+    for method in (engine.dot_loop, engine.dot_vectorized):
+        value = engine.to_numpy(method(engine.asarray(w), engine.asarray(x), 0.5))
+        np.testing.assert_allclose(float(value), expected, **tolerance)
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_forward_backward_through_a_deep_network(engine, dtype, activation):
+    rng = np.random.default_rng(9)
+    parameters = fastnn.initialize_parameters([6, 5, 4, 1], "he", seed=3, dtype=dtype)
+    X, Y = random(rng, (11, 6), dtype), rng.integers(0, 2, (11, 1)).astype(dtype)
+    acts = [None, activation, activation, "sigmoid"]
+    results = []
+    for each in (reference, engine):
+        weights, biases = to_engine(each, parameters)
+        Z, A = forward(each, weights, biases, acts, each.asarray(X))
+        dW, db = backward(each, weights, acts, A, each.asarray(Y))
+        results.append([each.to_numpy(a) for a in (A[3], dW[1], db[1], dW[3])])
+    for actual, expected in zip(*results[::-1]):
+        np.testing.assert_allclose(actual, expected, **TOLERANCE[dtype])
+
+
+def test_training_step_with_reused_buffers(engine, dtype):
+    """Buffers reused across steps give the same parameters as fresh arrays each step."""
+    rng = np.random.default_rng(10)
+    parameters = fastnn.initialize_parameters([5, 4, 1], "he", seed=4, dtype=dtype)
+    X, Y = random(rng, (8, 5), dtype), rng.integers(0, 2, (8, 1)).astype(dtype)
+    acts = [None, "tanh", "sigmoid"]
+    results = []
+    for each in (reference, engine):
+        weights, biases = to_engine(each, {k: v.copy() for k, v in parameters.items()})
+        workspace = Workspace(each, [5, 4, 1], 8, dtype, X=each.asarray(X), Y=each.asarray(Y))
+        for _ in range(3):
+            training_step(each, weights, biases, acts, 0.5, workspace)
+        results.append([each.to_numpy(w) for w in weights[1:] + biases[1:]] + [each.to_numpy(workspace.cost)])
+    for actual, expected in zip(results[1], results[0]):
+        np.testing.assert_allclose(actual, expected, **TOLERANCE[dtype])
+
+
+@pytest.mark.parametrize("batch_size", [None, 16])
+def test_training_run_ends_at_the_reference_cost(fast_engine, dtype, batch_size):
+    X, y = fastnn.datasets.make_flower(m=120, seed=2)
+    X = X.astype(dtype)
+    runs = []
+    for engine in ("numpy", fast_engine):
+        net = fastnn.DeepNetwork([2, 6, 4, 1], "tanh", learning_rate=0.3, epochs=40, batch_size=batch_size,
+                                 seed=5, engine=engine)
+        runs.append(net.fit(X, y))
+    reference_net, engine_net = runs
+    np.testing.assert_allclose(engine_net.history_, reference_net.history_, **TOLERANCE[dtype])
+    for key, value in reference_net.parameters_.items():
+        assert engine_net.parameters_[key].dtype == dtype
+        np.testing.assert_allclose(engine_net.parameters_[key], value, **TOLERANCE[dtype])

@@ -1,0 +1,92 @@
+"""Choosing an engine: use(), using(), FASTNN_ENGINE, "auto", and the errors for bad choices."""
+
+import subprocess
+import sys
+import threading
+
+import pytest
+
+import fastnn
+from fastnn.backends import EngineUnavailableError, UnknownEngineError, engine_class, get_engine
+
+
+def test_engines_lists_every_engine_with_a_reason_when_unavailable():
+    rows = {row.name: row for row in fastnn.engines()}
+    assert set(rows) == {"numpy", "numba", "cupy"}
+    assert rows["numpy"].available and rows["numpy"].reason is None
+    assert rows["numba"].available  # numba is a core dependency
+    if not rows["cupy"].available:
+        assert isinstance(rows["cupy"].reason, str) and len(rows["cupy"].reason) > 10
+
+
+def test_unknown_engine_names_the_choices():
+    with pytest.raises(UnknownEngineError, match=r"engine: expected one of 'numpy', 'numba', 'cupy', 'auto', got 'tensorflow'"):
+        get_engine("tensorflow")
+
+
+def test_unavailable_engine_says_why():
+    reason = engine_class("cupy").unavailable_reason()
+    if reason is None:
+        pytest.skip("cupy engine is available here: nothing to refuse")
+    with pytest.raises(EngineUnavailableError, match="cupy") as error:
+        get_engine("cupy")
+    assert reason in str(error.value)
+
+
+def test_auto_prefers_the_gpu_then_numba():
+    expected = "cupy" if engine_class("cupy").unavailable_reason() is None else "numba"
+    assert get_engine("auto").name == expected
+
+
+def test_use_sets_the_global_engine_and_using_overrides_it_locally():
+    previous = fastnn.use("numpy")
+    try:
+        assert get_engine().name == "numpy"
+        with fastnn.using("numba") as engine:
+            assert engine.name == "numba" and get_engine().name == "numba"
+            with fastnn.using("numpy"):
+                assert get_engine().name == "numpy"
+            assert get_engine().name == "numba"
+        assert get_engine().name == "numpy"
+    finally:
+        fastnn.use(previous)
+
+
+def test_using_is_local_to_its_thread():
+    fastnn.use("numpy")
+    seen = {}
+    inside, release = threading.Event(), threading.Event()
+
+    def other_thread():
+        inside.wait()
+        seen["other"] = get_engine().name
+        release.set()
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    with fastnn.using("numba"):
+        inside.set()
+        release.wait(10)
+        seen["main"] = get_engine().name
+    thread.join()
+    assert seen == {"main": "numba", "other": "numpy"}
+
+
+def test_environment_variable_chooses_the_default():
+    code = "import fastnn; print(fastnn.get_engine().name)"
+    for name in ("numpy", "numba"):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                             env={**__import__("os").environ, "FASTNN_ENGINE": name}).stdout
+        assert out.strip() == name
+
+
+def test_environment_variable_with_an_unknown_name_fails_clearly():
+    code = "import fastnn; fastnn.get_engine()"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={**__import__("os").environ, "FASTNN_ENGINE": "jax"})
+    assert result.returncode != 0 and "got 'jax'" in result.stderr
+
+
+def test_the_same_engine_instance_is_shared():
+    assert get_engine("numpy") is get_engine("numpy")
+    assert get_engine(get_engine("numba")) is get_engine("numba")
