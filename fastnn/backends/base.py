@@ -162,7 +162,8 @@ class Engine:
         inverse_m = 1.0 / dZ.shape[0]
         dW = self.matmul(dZ.T, A_prev, out=dW)
         dW *= inverse_m
-        db = self.xp.sum(dZ, axis=0, out=None if db is None else db.reshape(-1)).reshape(-1, 1)
+        # keepdims gives (1, n); writing through db.T (a view, never a copy) fills db as (n, 1).
+        db = self.xp.sum(dZ, axis=0, keepdims=True, out=None if db is None else db.T).T
         db *= inverse_m
         if need_dA_prev:
             dA_prev = self.matmul(dZ, W, out=dA_prev)

@@ -1,0 +1,200 @@
+"""The numba engine: NumPy arrays, elementwise steps fused into compiled passes, BLAS matmuls.
+
+Threads: every kernel is serial and matrix products stay on NumPy's BLAS, called from
+Python. On this 2-core machine a ``prange`` ReLU after each 128x256 matmul took 8.6 ms a
+step against 0.22 ms serial (Numba's OpenMP pool and OpenBLAS spin-wait on each other's
+cores), and np.dot inside njit (SciPy's second OpenBLAS pool) made backprop_dense 16 ms
+against 0.63 ms, so no kernel starts threads and NUMBA_NUM_THREADS has nothing to limit.
+Even dot_loop stays serial: a prange sum matched 2-thread np.dot alone (0.099 against
+0.092 ms on 1e6 float64) but took 4 ms a call when alternated with np.dot.
+
+Kernels live in fastnn.kernels.numba_kernels and compile on first use, once per dtype,
+into Numba's disk cache; importing this module compiles nothing.
+"""
+
+import numpy as np
+
+from ..activations import LEAKY_RELU_SLOPE, activation_code
+from .base import FLOAT_DTYPES, Engine
+
+try:
+    from ..kernels import numba_kernels as _kernels
+except Exception as error:  # ImportError, or a Numba that rejects this NumPy or CPU
+    _kernels = None
+    _import_error = error
+else:
+    _import_error = None
+
+
+# Above this many elements, sigmoid, tanh and the cost leave exp/tanh to NumPy: its SIMD
+# tanh is 9-45x faster than the scalar libm call a Numba loop makes (no SVML here), which
+# outweighs the extra passes; below it, one fused pass beats the per-call overheads.
+_SCALAR_MATH_MAX = 1024
+# Below this many elements the SGD step stays in NumPy: a kernel call costs more than it saves.
+_SGD_KERNEL_MIN = 4096
+
+
+def _ready(dtype, *arrays):
+    """True when `dtype` is float32/float64 and every array given (None skipped) is a
+    C-contiguous ndarray of that dtype: what a kernel may read and write directly."""
+    if dtype not in FLOAT_DTYPES:
+        return False
+    for a in arrays:
+        if a is not None and not (
+            type(a) is np.ndarray and a.dtype == dtype and a.flags.c_contiguous
+        ):
+            return False
+    return True
+
+
+def _contiguous(x, dtype):
+    """`x` itself when it is a C-contiguous ndarray of `dtype`, else a C-contiguous copy;
+    None when `x` is an array of another dtype (the caller then falls back)."""
+    if type(x) is np.ndarray and x.dtype == dtype:
+        return x if x.flags.c_contiguous else np.ascontiguousarray(x)
+    return None
+
+
+class NumbaEngine(Engine):
+    """NumPy arrays on the CPU, elementwise work in fused serial Numba kernels, BLAS matmuls."""
+
+    name = "numba"
+
+    @classmethod
+    def unavailable_reason(cls):
+        """Why Numba cannot run here (a sentence saying what to do), or None if it can."""
+        if _import_error is None:
+            return None
+        return (
+            f"Numba could not be imported ({type(_import_error).__name__}: {_import_error}); "
+            "install a Numba that matches this NumPy: pip install -U numba"
+        )
+
+    # -- forward -----------------------------------------------------------------------
+
+    def bias_activation(self, Z, b, activation, out=None):
+        """Add the bias to Z in place, then return A = g(Z): the non-matmul half of the forward."""
+        code = activation_code(activation)
+        dtype = getattr(Z, "dtype", None)
+        # tanh on a large array: NumPy's two passes (bias add, SIMD tanh) are already best.
+        if not (_ready(dtype, Z, out) and Z.ndim == 2 and Z.flags.writeable
+                and (code != _kernels.TANH or Z.size <= _SCALAR_MATH_MAX)
+                and (out is None or out.shape == Z.shape)
+                and getattr(b, "shape", None) in ((Z.shape[1], 1), (Z.shape[1],))):
+            return super().bias_activation(Z, b, activation, out=out)
+        bias = _contiguous(b, dtype)
+        if bias is None:  # a bias of another dtype: NumPy's casting rules decide
+            return super().bias_activation(Z, b, activation, out=out)
+        A = np.empty(Z.shape, dtype) if out is None else out
+        bias = bias.reshape(-1)
+        if code >= _kernels.RELU or Z.size <= _SCALAR_MATH_MAX:
+            _kernels.bias_activation(Z, bias, code, LEAKY_RELU_SLOPE, A)
+        else:  # sigmoid(z) = tanh(z/2)/2 + 1/2: three passes, the middle one NumPy's SIMD tanh
+            _kernels.bias_add(Z, bias, 0.5, A)
+            np.tanh(A, out=A)
+            _kernels.half_plus_half(A.reshape(-1))
+        return A
+
+    def activation(self, Z, activation, out=None):
+        """Return A = g(Z) for one of the notes' activations (sigmoid computed so it cannot overflow)."""
+        code = activation_code(activation)
+        dtype = getattr(Z, "dtype", None)
+        if not (_ready(dtype, out) and (out is None or out.shape == Z.shape)
+                and (code >= _kernels.RELU or Z.size <= _SCALAR_MATH_MAX)):
+            return super().activation(Z, activation, out=out)
+        Z = _contiguous(Z, dtype)
+        A = np.empty(Z.shape, dtype) if out is None else out
+        _kernels.activation(Z.reshape(-1), code, LEAKY_RELU_SLOPE, A.reshape(-1))
+        return A
+
+    # -- backward ----------------------------------------------------------------------
+
+    def backprop_activation(self, dA, A, activation, out=None):
+        """Return dZ = dA * g'(Z), with g'(Z) written through the saved output A = g(Z)."""
+        code = activation_code(activation)
+        dtype = getattr(A, "dtype", None)
+        if not (_ready(dtype, out) and getattr(dA, "shape", None) == A.shape
+                and (out is None or out.shape == A.shape)):
+            return super().backprop_activation(dA, A, activation, out=out)
+        grad, saved = _contiguous(dA, dtype), _contiguous(A, dtype)
+        if grad is None:  # dA of another dtype: NumPy's casting rules decide
+            return super().backprop_activation(dA, A, activation, out=out)
+        dZ = np.empty(A.shape, dtype) if out is None else out
+        _kernels.backprop_activation(grad.reshape(-1), saved.reshape(-1), code,
+                                     LEAKY_RELU_SLOPE, dZ.reshape(-1))
+        return dZ
+
+    # backprop_sigmoid_cross_entropy is not overridden: np.subtract is already one SIMD
+    # pass, and a kernel call measured slower (6.1 us against 4.1 us at 128x256).
+
+    def cross_entropy_cost(self, Z, Y, out=None):
+        """Return the cost J = (1/m) sum L(y_hat, y) as a 0-d array, from the logits Z = Z^[L]."""
+        dtype = getattr(Z, "dtype", None)
+        if not (dtype in FLOAT_DTYPES and type(Y) is np.ndarray and Y.shape == Z.shape
+                and Z.size):
+            return super().cross_entropy_cost(Z, Y, out=out)
+        Z = _contiguous(Z, dtype).reshape(-1)
+        # Labels are 0 or 1, exact in Z's dtype even when they come as integers or booleans.
+        Y = np.ascontiguousarray(Y, dtype=dtype).reshape(-1)
+        if Z.size <= _SCALAR_MATH_MAX:
+            cost = _kernels.cross_entropy_cost(Z, Y)
+        else:  # log(1 + e^-|z|) by NumPy's SIMD exp and log1p, the rest in one pass
+            softplus = np.abs(Z)
+            np.negative(softplus, out=softplus)
+            np.exp(softplus, out=softplus)
+            np.log1p(softplus, out=softplus)
+            cost = _kernels.cross_entropy_sum(Z, Y, softplus)
+        if out is None:
+            return np.asarray(cost, dtype=dtype)  # a float32 sum converts back exactly
+        out[...] = cost
+        return out
+
+    def backprop_dense(self, dZ, A_prev, W, need_dA_prev=True, out=None):
+        """Return (dW, db, dA_prev) for one layer; dA_prev is None when not needed (input layer)."""
+        dW, db, dA_prev = out if out is not None else (None, None, None)
+        dtype = getattr(dZ, "dtype", None)
+        if not (_ready(dtype, dW) and dZ.ndim == 2 and dZ.shape[0]
+                and (db is None or (type(db) is np.ndarray and db.dtype == dtype
+                                    and db.size == dZ.shape[1]))):
+            return super().backprop_dense(dZ, A_prev, W, need_dA_prev=need_dA_prev, out=out)
+        # The matmuls stay on NumPy's BLAS, called from Python: np.dot inside njit goes to
+        # SciPy's own OpenBLAS, whose threads then fight NumPy's (16 ms against 0.63 ms).
+        dW = np.matmul(dZ.T, A_prev, out=dW)
+        if dW.dtype == dtype:
+            _kernels.scale(dW.reshape(-1), 1.0 / dZ.shape[0])
+        else:  # A_prev or W of a wider dtype: scale the way the portable code does
+            dW *= 1.0 / dZ.shape[0]
+        sums = db if _ready(dtype, db) and db is not None else np.empty((dZ.shape[1], 1), dtype)
+        _kernels.bias_gradient(_contiguous(dZ, dtype), sums.reshape(-1))
+        if db is None:
+            db = sums
+        elif sums is not db:  # a strided buffer: filled through a contiguous one
+            db[...] = sums.reshape(db.shape)
+        dA_prev = np.matmul(dZ, W, out=dA_prev) if need_dA_prev else None
+        return dW, db, dA_prev
+
+    def sgd_update(self, params, grads, learning_rate):
+        """Gradient descent in place, for each pair: param := param - learning_rate * grad."""
+        for param, grad in zip(params, grads):
+            if param.size >= _SGD_KERNEL_MIN and _ready(param.dtype, param, grad) \
+                    and param.shape == grad.shape:
+                _kernels.sgd_update(param.reshape(-1), grad.reshape(-1), float(learning_rate))
+            else:
+                param -= learning_rate * grad
+
+    # -- the notes' vectorisation demo ---------------------------------------------------
+
+    def dot_loop(self, w, x, b):
+        """z = w.x + b with an explicit for-loop over the elements, as the notes time it."""
+        dtype = getattr(w, "dtype", None)
+        if not (dtype in FLOAT_DTYPES and w.ndim == 1 and getattr(x, "shape", None) == w.shape):
+            return super().dot_loop(w, x, b)
+        w_c, x_c = _contiguous(w, dtype), _contiguous(x, dtype)
+        if x_c is None:  # x of another dtype: the plain Python loop
+            return super().dot_loop(w, x, b)
+        # The kernel returns a Python float; a float32 sum converts back exactly.
+        return dtype.type(_kernels.dot_loop(w_c, x_c)) + b
+
+    def dot_vectorized(self, w, x, b):
+        """z = w.x + b as one vectorised call (np.dot in the notes): BLAS is the fastest form."""
+        return np.dot(w, x) + b

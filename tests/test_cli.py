@@ -1,0 +1,62 @@
+"""The fastnn command line: info, train (with saving and plotting), and clear errors."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn.cli import main
+
+
+def test_info_lists_engines_and_the_machine(capsys):
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert f"fastnn {fastnn.__version__}" in out
+    for name in ("numpy", "numba", "cupy"):
+        assert f"  {name}" in out
+    assert "auto ->" in out
+
+
+def test_train_prints_the_learning_curve_and_accuracy(tmp_path, capsys):
+    model, plot = tmp_path / "net.npz", tmp_path / "cost.png"
+    status = main(["train", "--engine", "numpy", "--epochs", "60", "--hidden", "8",
+                   "--save", str(model), "--plot", str(plot)])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "learning curve" in out and "epoch     60" in out
+    assert "test accuracy" in out
+    loaded = fastnn.load(model)
+    assert loaded.layers_ == [64, 8, 1]
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_train_logistic_regression_on_tabular_data(capsys):
+    assert main(["train", "--dataset", "breast_cancer", "--hidden", "", "--engine", "numba",
+                 "--epochs", "100", "--learning-rate", "0.5"]) == 0
+    out = capsys.readouterr().out
+    accuracy = float(out.split("test accuracy ")[1].split("%")[0])
+    assert accuracy > 90
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--engine", "tpu"], "engine: expected one of 'numpy', 'numba', 'cupy', 'auto', got 'tpu'"),
+    (["train", "--engine", "numpy", "--learning-rate", "-1"], "learning_rate: expected a positive number, got -1.0"),
+    (["train", "--engine", "numpy", "--activation", "swish"], "activation: expected one of"),
+])
+def test_errors_are_one_clear_line(argv, message, capsys):
+    assert main(argv) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_divergence_is_reported_not_hidden(capsys):
+    status = main(["train", "--engine", "numpy", "--dataset", "breast_cancer", "--learning-rate", "1e6",
+                   "--epochs", "50", "--init", "he"])
+    assert status == 1
+    assert "training diverged" in capsys.readouterr().err
+
+
+def test_python_dash_m_runs_the_cli():
+    out = subprocess.run([sys.executable, "-m", "fastnn", "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == f"fastnn {fastnn.__version__}"
