@@ -1,10 +1,12 @@
 """Real data that ships with the install, the course's planar "flower" data, and image helpers.
 
-The real sets come from scikit-learn's wheel (no download): the handwritten digits
-(8x8 grayscale images, UCI) and the Wisconsin breast-cancer measurements (tabular).
+The real sets are files inside the package (fastnn/data, see its README): the handwritten
+digits (8x8 grayscale images, UCI) and the Wisconsin breast-cancer measurements (tabular).
+Loading them needs NumPy alone and no network.
 """
 
 from dataclasses import dataclass
+from importlib import resources
 
 import numpy as np
 
@@ -61,32 +63,31 @@ def train_test_split(X, y, test_size=0.25, seed=0):
 def load_digits(positive=8, negative=3, test_size=0.25, seed=0):
     """Handwritten digits: is it a `positive` (label 1) or a `negative` (label 0)? 64 pixel features.
 
-    1,797 real 8x8 images ship with scikit-learn; about 360 show a 3 or an 8. Pixels
-    (0..16) are flattened with flatten_images and scaled to [0, 1].
+    1,797 real 8x8 images ship with fastnn; 357 show a 3 or an 8. Pixels (0..16) are
+    flattened with flatten_images and scaled to [0, 1].
     """
-    sklearn_datasets = _sklearn_datasets()
-    digits = sklearn_datasets.load_digits()
-    keep = np.isin(digits.target, (positive, negative))
-    if positive == negative or keep.sum() == 0 or not {positive, negative} <= set(range(10)):
+    if positive == negative or not {positive, negative} <= set(range(10)):
         raise ValueError(f"positive, negative: expected two different digits 0-9, got {positive!r}, {negative!r}")
-    X = flatten_images(digits.images[keep][..., np.newaxis], max_value=16.0)
-    y = (digits.target[keep] == positive).astype(np.int64)
+    digits = _bundled("digits")
+    keep = np.isin(digits["target"], (positive, negative))
+    X = flatten_images(digits["images"][keep][..., np.newaxis], max_value=16.0)
+    y = (digits["target"][keep] == positive).astype(np.int64)
     return Dataset(f"digits-{positive}-vs-{negative}", *_ordered(train_test_split(X, y, test_size, seed)),
-                   f"8x8 handwritten digits (UCI, via scikit-learn): {positive} (1) vs {negative} (0)")
+                   f"8x8 handwritten digits (UCI): {positive} (1) vs {negative} (0)")
 
 
 def load_breast_cancer(test_size=0.25, seed=0):
     """Wisconsin breast-cancer tumours: malignant (1) or benign (0) from 30 measurements.
 
-    569 real examples ship with scikit-learn. Features are standardised with the mean and
+    569 real examples ship with fastnn. Features are standardised with the mean and
     standard deviation of the training split only.
     """
-    data = _sklearn_datasets().load_breast_cancer()
-    y = (data.target == 0).astype(np.int64)  # scikit-learn codes malignant as 0
-    X_train, X_test, y_train, y_test = train_test_split(data.data, y, test_size, seed)
+    data = _bundled("breast_cancer")
+    y = (data["target"] == 0).astype(np.int64)  # the source codes malignant as 0
+    X_train, X_test, y_train, y_test = train_test_split(data["data"], y, test_size, seed)
     mean, std = X_train.mean(axis=0), X_train.std(axis=0)
     return Dataset("breast-cancer", (X_train - mean) / std, y_train, (X_test - mean) / std, y_test,
-                   "Wisconsin diagnostic breast cancer (UCI, via scikit-learn): malignant (1) vs benign (0)")
+                   "Wisconsin diagnostic breast cancer (UCI): malignant (1) vs benign (0)")
 
 
 def make_flower(m=400, seed=1):
@@ -122,13 +123,8 @@ def _ordered(split):
     return X_train, y_train, X_test, y_test
 
 
-def _sklearn_datasets():
-    """scikit-learn's datasets module, which holds the bundled real data."""
-    try:
-        from sklearn import datasets
-    except ImportError:
-        raise ImportError(
-            "the bundled real data sets ship with scikit-learn: pip install 'fastnn[data]' "
-            "(or pip install scikit-learn)"
-        ) from None
-    return datasets
+def _bundled(name):
+    """The arrays of fastnn/data/<name>.npz."""
+    with resources.files("fastnn.data").joinpath(f"{name}.npz").open("rb") as file:
+        with np.load(file, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}

@@ -1,0 +1,1 @@
+"""Real data sets shipped with fastnn (see README.md here)."""
