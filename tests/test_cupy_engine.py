@@ -1,0 +1,382 @@
+"""The cupy engine: availability and import hygiene (run everywhere), and its kernels on a GPU.
+
+The GPU tests call ``engine_or_skip("cupy")``, which skips them, with the reason, when no
+usable GPU is present. Everything above the "GPU" line runs on any machine.
+"""
+
+import inspect
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import engine_or_skip
+from fastnn.backends import Engine, EngineUnavailableError, get_engine
+from fastnn.backends import cupy_engine
+from fastnn.backends.cupy_engine import CupyEngine
+from fastnn.backends.numpy_engine import NumpyEngine
+
+ACTIVATION_NAMES = ("sigmoid", "tanh", "relu", "leaky_relu")
+
+
+@pytest.fixture
+def fake_gpus(monkeypatch):
+    """Pretend CuPy found `count` GPUs, without touching CuPy (returns a setter)."""
+
+    def set_count(count):
+        monkeypatch.setattr(cupy_engine, "_probe", lambda: (None, count))
+
+    return set_count
+
+
+# -- no GPU needed -------------------------------------------------------------------------
+
+
+def test_importing_the_engine_does_not_import_cupy():
+    code = (
+        "import sys, fastnn.backends.cupy_engine as m; "
+        "assert 'cupy' not in sys.modules, 'cupy imported'; "
+        "assert m._probe.cache_info().currsize == 0"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+
+
+def test_unavailable_reason_is_a_clear_sentence_or_none():
+    reason = CupyEngine.unavailable_reason()
+    assert reason is None or (isinstance(reason, str) and reason)
+    assert CupyEngine.unavailable_reason() == reason  # cached, stable
+    if reason is not None:
+        prefixes = ("CuPy is not installed", "CuPy failed to import", "no CUDA driver/ no usable GPU",
+                    "device ", "CuPy cannot load NVRTC")
+        assert reason.startswith(prefixes), reason
+
+
+def test_get_engine_raises_the_reason_when_unavailable():
+    reason = CupyEngine.unavailable_reason()
+    if reason is None:
+        assert get_engine("cupy").name == "cupy"
+        return
+    with pytest.raises(EngineUnavailableError, match="cupy") as caught:
+        get_engine("cupy")
+    assert reason in str(caught.value)
+
+
+def test_reason_when_cupy_is_not_installed(monkeypatch):
+    cupy_engine._probe.cache_clear()
+    monkeypatch.setattr(cupy_engine.importlib.util, "find_spec", lambda name: None)
+    try:
+        assert CupyEngine.unavailable_reason() == (
+            "CuPy is not installed: pip install 'fastnn[cuda12]' (or [cuda13])"
+        )
+    finally:
+        cupy_engine._probe.cache_clear()
+
+
+def test_reason_when_cupy_fails_to_import(monkeypatch):
+    def broken():
+        raise ImportError("libcudart.so.12: cannot open shared object file")
+
+    cupy_engine._probe.cache_clear()
+    monkeypatch.setattr(cupy_engine, "_cupy", broken)
+    try:
+        reason = CupyEngine.unavailable_reason()
+    finally:
+        cupy_engine._probe.cache_clear()
+    assert reason.startswith("CuPy failed to import: ImportError: libcudart.so.12")
+
+
+def test_reason_never_raises(monkeypatch):
+    def explode():
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(cupy_engine, "_probe", explode)
+    assert "boom" in CupyEngine.unavailable_reason()
+
+
+def test_reason_names_a_missing_device(monkeypatch, fake_gpus):
+    fake_gpus(2)
+    monkeypatch.setenv("FASTNN_CUDA_DEVICE", "5")
+    assert CupyEngine.unavailable_reason() == "device 5 does not exist (found 2)"
+    monkeypatch.setenv("FASTNN_CUDA_DEVICE", "1")
+    assert CupyEngine.unavailable_reason() is None
+    monkeypatch.setenv("FASTNN_CUDA_DEVICE", "gpu1")
+    assert "FASTNN_CUDA_DEVICE" in CupyEngine.unavailable_reason()
+
+
+def test_device_index_from_argument_then_environment_then_zero(monkeypatch, fake_gpus):
+    fake_gpus(4)
+    monkeypatch.delenv("FASTNN_CUDA_DEVICE", raising=False)
+    assert CupyEngine()._device == 0
+    monkeypatch.setenv("FASTNN_CUDA_DEVICE", "2")
+    assert CupyEngine()._device == 2
+    assert CupyEngine(device=3)._device == 3
+    assert CupyEngine(device=np.int64(1))._device == 1
+    with pytest.raises(EngineUnavailableError, match=r"device 4 does not exist \(found 4\)"):
+        CupyEngine(device=4)
+    for bad in (-1, 1.5, True, "cuda:1"):
+        with pytest.raises(ValueError, match="device"):
+            CupyEngine(device=bad)
+    with pytest.raises(ValueError, match="graph"):
+        CupyEngine(graph="yes")
+
+
+def test_capture_step_is_eager_unless_graphs_are_asked_for(fake_gpus):
+    fake_gpus(1)
+    calls = []
+    for graph, reason in ((None, "graph=None"), (False, "graph=False")):
+        step = CupyEngine(graph=graph).capture_step(lambda: calls.append(1))
+        step()
+        step()
+        assert step.mode == "eager" and step.reason.startswith(reason)
+    assert len(calls) == 4
+    assert CupyEngine(graph=True).capture_step(lambda: None).mode == "pending"
+
+
+def test_no_public_methods_beyond_the_engine_interface():
+    base = {n for n in dir(Engine) if not n.startswith("_")}
+    assert {n for n in dir(CupyEngine) if not n.startswith("_")} <= base
+
+
+def test_overrides_keep_the_base_signatures():
+    for name, member in vars(CupyEngine).items():
+        if name.startswith("_") or not hasattr(Engine, name):
+            continue
+        base_member = inspect.getattr_static(Engine, name)
+        if isinstance(member, property) or isinstance(base_member, property):
+            assert isinstance(member, property) and isinstance(base_member, property), name
+            continue
+        if not callable(getattr(CupyEngine, name)):
+            continue
+        assert inspect.signature(getattr(CupyEngine, name)) == inspect.signature(
+            getattr(Engine, name)
+        ), name
+
+
+# -- GPU -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cupy_engine_():
+    return engine_or_skip("cupy")
+
+
+def _tolerance(dtype):
+    return {"rtol": 1e-5, "atol": 1e-6} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-13}
+
+
+def _random(shape, dtype, seed=0, scale=1.0):
+    return (np.random.default_rng(seed).standard_normal(shape) * scale).astype(dtype)
+
+
+@pytest.mark.gpu
+def test_device_and_memory_info(cupy_engine_):
+    assert cupy_engine_.device.startswith("cuda:0 (")
+    info = cupy_engine_.memory_info()
+    assert set(info) == {"device", "total_bytes", "free_bytes", "pool_used_bytes", "pool_total_bytes"}
+    assert 0 < info["free_bytes"] <= info["total_bytes"]
+
+
+@pytest.mark.gpu
+def test_asarray_keeps_the_dtype_and_round_trips(cupy_engine_, dtype):
+    x = _random((5, 3), dtype)
+    d = cupy_engine_.asarray(x)
+    assert isinstance(d, cupy_engine_.xp.ndarray) and d.dtype == dtype
+    np.testing.assert_array_equal(cupy_engine_.to_numpy(d), x)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("activation", ACTIVATION_NAMES)
+@pytest.mark.parametrize("shape", [(1, 1), (37, 5), (130, 257)])
+def test_forward_kernels_match_numpy(cupy_engine_, dtype, activation, shape):
+    ref, gpu = NumpyEngine(), cupy_engine_
+    Z = _random(shape, dtype, scale=4.0)
+    Z[0, 0] = -1000.0  # the sigmoid must not overflow
+    b = _random((shape[1], 1), dtype, seed=1)
+    A_ref = ref.activation(Z, activation)
+    np.testing.assert_allclose(gpu.to_numpy(gpu.activation(gpu.asarray(Z), activation)), A_ref, **_tolerance(dtype))
+    Zr, Zg = Z.copy(), gpu.asarray(Z)
+    A_ref = ref.bias_activation(Zr, b, activation)
+    A_gpu = gpu.bias_activation(Zg, gpu.asarray(b), activation)
+    np.testing.assert_allclose(gpu.to_numpy(A_gpu), A_ref, **_tolerance(dtype))
+    np.testing.assert_allclose(gpu.to_numpy(Zg), Zr, **_tolerance(dtype))  # Z biased in place
+    assert np.isfinite(gpu.to_numpy(A_gpu)).all()
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("activation", ACTIVATION_NAMES)
+def test_backward_kernels_match_numpy(cupy_engine_, dtype, activation):
+    ref, gpu = NumpyEngine(), cupy_engine_
+    A = ref.activation(_random((33, 17), dtype), activation)
+    dA = _random((33, 17), dtype, seed=2)
+    expected = ref.backprop_activation(dA, A, activation)
+    got = gpu.backprop_activation(gpu.asarray(dA), gpu.asarray(A), activation)
+    np.testing.assert_allclose(gpu.to_numpy(got), expected, **_tolerance(dtype))
+    dA_gpu = gpu.asarray(dA)  # out= an input
+    gpu.backprop_activation(dA_gpu, gpu.asarray(A), activation, out=dA_gpu)
+    np.testing.assert_allclose(gpu.to_numpy(dA_gpu), expected, **_tolerance(dtype))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("m", [1, 7, 128, 5000])
+def test_output_layer_cost_and_gradient_match_numpy(cupy_engine_, dtype, m):
+    ref, gpu = NumpyEngine(), cupy_engine_
+    Z = _random((m, 1), dtype, scale=5.0)
+    Z[0, 0] = 800.0 if m > 1 else -800.0  # finite cost for huge logits
+    Y = (np.random.default_rng(3).random((m, 1)) < 0.5).astype(dtype)
+    cost = gpu.cross_entropy_cost(gpu.asarray(Z), gpu.asarray(Y))
+    assert cost.shape == () and cost.dtype == dtype and isinstance(cost, gpu.xp.ndarray)
+    np.testing.assert_allclose(gpu.to_numpy(cost), ref.cross_entropy_cost(Z, Y), rtol=2e-6 if dtype == np.float32 else 1e-12)
+    again = gpu.cross_entropy_cost(gpu.asarray(Z), gpu.asarray(Y))
+    assert gpu.to_numpy(again).tobytes() == gpu.to_numpy(cost).tobytes()  # deterministic
+    out = gpu.empty((), dtype)
+    assert gpu.cross_entropy_cost(gpu.asarray(Z), gpu.asarray(Y), out=out) is out
+    A = ref.activation(Z, "sigmoid")
+    dZ = gpu.backprop_sigmoid_cross_entropy(gpu.asarray(A), gpu.asarray(Y))
+    np.testing.assert_allclose(gpu.to_numpy(dZ), ref.backprop_sigmoid_cross_entropy(A, Y), **_tolerance(dtype))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("m,n_in,n_out", [(1, 1, 1), (32, 784, 64), (129, 65, 1), (128, 256, 128)])
+@pytest.mark.parametrize("tiled", [False, True], ids=["cublas", "gemm_tiled"])
+def test_dense_layer_matches_numpy(cupy_engine_, dtype, m, n_in, n_out, tiled):
+    ref, gpu = NumpyEngine(), cupy_engine_
+    A_prev, W, b = _random((m, n_in), dtype), _random((n_out, n_in), dtype, 1), _random((n_out, 1), dtype, 2)
+    dZ = _random((m, n_out), dtype, 3)
+    tol = {"rtol": 2e-4, "atol": 2e-5} if dtype == np.float32 else {"rtol": 1e-10, "atol": 1e-12}
+    gpu._local.tiled_gemm = tiled
+    try:
+        Z_gpu, _ = gpu.dense_forward(gpu.asarray(A_prev), gpu.asarray(W), gpu.asarray(b), "relu")
+        grads = gpu.backprop_dense(gpu.asarray(dZ), gpu.asarray(A_prev), gpu.asarray(W))
+    finally:
+        gpu._local.tiled_gemm = False
+    Z_ref, _ = ref.dense_forward(A_prev, W, b, "relu")
+    np.testing.assert_allclose(gpu.to_numpy(Z_gpu), Z_ref, **tol)
+    for got, expected in zip(grads, ref.backprop_dense(dZ, A_prev, W)):
+        assert got.shape == expected.shape
+        np.testing.assert_allclose(gpu.to_numpy(got), expected, **tol)
+
+
+@pytest.mark.gpu
+def test_gemm_tiled_handles_strides_and_edges(cupy_engine_, dtype):
+    gpu = cupy_engine_
+    for M, K, N in [(1, 1, 1), (15, 17, 16), (33, 1, 47), (200, 31, 3), (5, 0, 4)]:
+        a, b = _random((M, K), dtype), _random((K, N), dtype, 1)
+        for a_view, b_view, a_host, b_host in [
+            (gpu.asarray(a), gpu.asarray(b), a, b),
+            (gpu.asarray(np.ascontiguousarray(a.T)).T, gpu.asarray(np.ascontiguousarray(b.T)).T, a, b),
+        ]:
+            got = gpu._gemm_tiled(a_view, b_view, None, 0.5)
+            np.testing.assert_allclose(gpu.to_numpy(got), 0.5 * (a_host @ b_host), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.gpu
+def test_sgd_update_uses_a_correctly_typed_learning_rate(cupy_engine_, dtype):
+    gpu = cupy_engine_
+    W = gpu.asarray(np.ones((3, 4), dtype))
+    b = gpu.asarray(np.ones((3, 1), dtype))
+    gpu.sgd_update([W, b], [gpu.asarray(np.full((3, 4), 2, dtype)), gpu.asarray(np.ones((3, 1), dtype))], 0.5)
+    np.testing.assert_array_equal(gpu.to_numpy(W), np.zeros((3, 4), dtype))  # 1 - 0.5 * 2, not garbage
+    np.testing.assert_array_equal(gpu.to_numpy(b), np.full((3, 1), 0.5, dtype))
+
+
+@pytest.mark.gpu
+def test_dot_loop_and_dot_vectorized_agree(cupy_engine_, dtype):
+    gpu = cupy_engine_
+    w, x = _random(1000, dtype), _random(1000, dtype, 1)
+    expected = float(np.dot(w.astype(np.float64), x.astype(np.float64)) + 0.25)
+    for z in (gpu.dot_loop(gpu.asarray(w), gpu.asarray(x), 0.25), gpu.dot_vectorized(gpu.asarray(w), gpu.asarray(x), 0.25)):
+        assert isinstance(z, gpu.xp.ndarray) and z.dtype == dtype
+        np.testing.assert_allclose(float(gpu.to_numpy(z)), expected, rtol=1e-4 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.gpu
+def test_take_rows_gathers_examples(cupy_engine_, dtype):
+    gpu = cupy_engine_
+    X = _random((10, 3), dtype)
+    rows = np.array([7, 0, 3])
+    out = gpu.empty((3, 3), dtype)
+    assert gpu.take_rows(gpu.asarray(X), gpu.asarray(rows), out=out) is out
+    np.testing.assert_array_equal(gpu.to_numpy(out), X[rows])
+    np.testing.assert_array_equal(gpu.to_numpy(gpu.take_rows(gpu.asarray(X), rows)), X[rows])
+
+
+def _training_step(engine, X, Y, layers, dtype, learning_rate=0.1, seed=0):
+    """One fixed-shape step of a small network into preallocated buffers: (step, params)."""
+    m = X.shape[0]
+    rng = np.random.default_rng(seed)
+    params = []
+    for n_in, n_out in zip(layers[:-1], layers[1:]):
+        params += [engine.asarray((rng.standard_normal((n_out, n_in)) * np.sqrt(1 / n_in)).astype(dtype)),
+                   engine.asarray(np.zeros((n_out, 1), dtype))]
+    Zs = [engine.empty((m, n), dtype) for n in layers[1:]]
+    As = [engine.empty((m, n), dtype) for n in layers[1:]]
+    dZs = [engine.empty((m, n), dtype) for n in layers[1:]]
+    dAs = [engine.empty((m, n), dtype) for n in layers[1:-1]]
+    grads = [engine.empty(p.shape, dtype) for p in params]
+    cost = engine.empty((), dtype)
+    L = len(layers) - 1
+
+    def step():
+        A = X
+        for l in range(L):
+            engine.dense_forward(A, params[2 * l], params[2 * l + 1],
+                                 "sigmoid" if l == L - 1 else "relu", out=(Zs[l], As[l]))
+            A = As[l]
+        engine.cross_entropy_cost(Zs[-1], Y, out=cost)
+        engine.backprop_sigmoid_cross_entropy(As[-1], Y, out=dZs[-1])
+        for l in reversed(range(L)):
+            if l < L - 1:
+                engine.backprop_activation(dAs[l], As[l], "relu", out=dZs[l])
+            engine.backprop_dense(dZs[l], X if l == 0 else As[l - 1], params[2 * l], need_dA_prev=l > 0,
+                                  out=(grads[2 * l], grads[2 * l + 1], dAs[l - 1] if l > 0 else None))
+        engine.sgd_update(params, grads, learning_rate)
+
+    return step, params, cost
+
+
+@pytest.mark.gpu
+def test_graph_mode_trains_like_numpy(cupy_engine_, dtype):
+    gpu = CupyEngine(device=cupy_engine_._device, graph=True)
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((64, 20)).astype(dtype)
+    Y = (rng.random((64, 1)) < 0.5).astype(dtype)
+    layers = [20, 16, 8, 1]
+    ref_step, ref_params, _ = _training_step(NumpyEngine(), X, Y, layers, dtype)
+    step, params, cost = _training_step(gpu, gpu.asarray(X), gpu.asarray(Y), layers, dtype)
+    captured = gpu.capture_step(step)
+    for _ in range(5):
+        captured()
+        ref_step()
+    assert captured.mode == "graph", captured.reason
+    tol = {"rtol": 1e-4, "atol": 1e-5} if dtype == np.float32 else {"rtol": 1e-10, "atol": 1e-12}
+    for got, expected in zip(params, ref_params):
+        np.testing.assert_allclose(gpu.to_numpy(got), expected, **tol)
+    assert np.isfinite(gpu.to_numpy(cost))
+
+
+@pytest.mark.gpu
+def test_graph_mode_falls_back_to_eager_with_the_reason(cupy_engine_):
+    gpu = CupyEngine(device=cupy_engine_._device, graph=True)
+    cp = gpu.xp
+    a = gpu.asarray(np.ones((4, 4), np.float32))
+    out = gpu.empty((4, 4), np.float32)
+    calls = []
+
+    def uses_cublas():  # cupy.matmul, not engine.matmul: cuBLAS cannot be captured in CuPy 14
+        calls.append(1)
+        cp.matmul(a, a, out=out)
+
+    step = gpu.capture_step(uses_cublas)
+    step()
+    step()
+    assert step.mode == "eager" and "capture failed" in step.reason, step.reason
+    assert len(calls) == 3  # warm-up, failed recording, one eager call
+    np.testing.assert_array_equal(gpu.to_numpy(out), np.full((4, 4), 4, np.float32))
+
+    def allocates():
+        a * 2  # a temporary: its memory would be reused behind the graph's back
+
+    step = gpu.capture_step(allocates)
+    step()
+    assert step.mode == "eager" and "allocated" in step.reason, step.reason
