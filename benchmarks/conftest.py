@@ -1,0 +1,66 @@
+"""Benchmark fixtures: contestants as data, and sizes that shrink when benchmarking is off.
+
+``pytest benchmarks`` measures at full size. ``pytest benchmarks --benchmark-disable``
+(CI) runs every benchmark body exactly once, on small inputs, so the suite only checks
+that each benchmark still runs. Only the GPU engine skips (with the reason) on a machine
+without a GPU; peers (torch, scikit-learn) join only where their package is installed.
+"""
+
+import importlib.util
+
+import pytest
+
+from fastnn.backends import engine_class, get_engine
+
+ENGINE_NAMES = ("numpy", "numba", "cupy")
+GPU_ENGINES = ("cupy",)
+PEERS = ("torch", "sklearn")
+
+
+def benchmarking(config):
+    """True when pytest-benchmark is timing; False under --benchmark-disable (one quick run each)."""
+    return not config.getoption("benchmark_disable", default=False)
+
+
+@pytest.fixture
+def full_size(request):
+    """True: benchmark at the sizes in the test's docstring; False: a small smoke-test size."""
+    return benchmarking(request.config)
+
+
+def engine_or_skip(name):
+    """Return engine `name`; only GPU engines skip (with the reason) when they cannot run here."""
+    reason = engine_class(name).unavailable_reason()
+    if reason is not None and name in GPU_ENGINES:
+        pytest.skip(f"{name} engine skipped: {reason}")
+    return get_engine(name)
+
+
+def _params(names):
+    return [pytest.param(n, id=n, marks=[pytest.mark.gpu] if n in GPU_ENGINES else []) for n in names]
+
+
+@pytest.fixture(params=_params(ENGINE_NAMES))
+def engine(request):
+    """Each engine in turn (numpy, numba, cupy)."""
+    return engine_or_skip(request.param)
+
+
+def installed_peers():
+    """The peers whose package is installed here (pip install '.[peers]' adds them)."""
+    return tuple(name for name in PEERS if importlib.util.find_spec(name) is not None)
+
+
+@pytest.fixture(params=_params(ENGINE_NAMES + installed_peers()))
+def contestant(request):
+    """Each engine name, then each installed peer ("torch", "sklearn")."""
+    name = request.param
+    if name not in PEERS:
+        engine_or_skip(name)
+    return name
+
+
+def pytest_report_header(config):
+    mode = "timing" if benchmarking(config) else "disabled: each benchmark runs once, at small sizes"
+    peers = ", ".join(installed_peers()) or "none installed (pip install '.[peers]')"
+    return [f"fastnn benchmarks: {mode}", f"peers: {peers}"]
