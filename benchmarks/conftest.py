@@ -10,10 +10,8 @@ import importlib.util
 
 import pytest
 
-from fastnn.backends import engine_class, get_engine
+from fastnn.testing import ENGINE_NAMES, engine_or_skip, engine_params
 
-ENGINE_NAMES = ("numpy", "numba", "cupy")
-GPU_ENGINES = ("cupy",)
 PEERS = ("torch", "sklearn")
 
 
@@ -28,19 +26,7 @@ def full_size(request):
     return benchmarking(request.config)
 
 
-def engine_or_skip(name):
-    """Return engine `name`; only GPU engines skip (with the reason) when they cannot run here."""
-    reason = engine_class(name).unavailable_reason()
-    if reason is not None and name in GPU_ENGINES:
-        pytest.skip(f"{name} engine skipped: {reason}")
-    return get_engine(name)
-
-
-def _params(names):
-    return [pytest.param(n, id=n, marks=[pytest.mark.gpu] if n in GPU_ENGINES else []) for n in names]
-
-
-@pytest.fixture(params=_params(ENGINE_NAMES))
+@pytest.fixture(params=engine_params(ENGINE_NAMES))
 def engine(request):
     """Each engine in turn (numpy, numba, cupy)."""
     return engine_or_skip(request.param)
@@ -51,7 +37,7 @@ def installed_peers():
     return tuple(name for name in PEERS if importlib.util.find_spec(name) is not None)
 
 
-@pytest.fixture(params=_params(ENGINE_NAMES + installed_peers()))
+@pytest.fixture(params=engine_params(ENGINE_NAMES + installed_peers()))
 def contestant(request):
     """Each engine name, then each installed peer ("torch", "sklearn")."""
     name = request.param

@@ -164,37 +164,18 @@ def fastnn_fit_seconds(engine, layers, batch_size, X, y, epochs):
 
 
 def engine_step(engine, X, Y, layers, dtype=np.float32):
-    """One fixed-shape training step of engine calls into preallocated buffers (no DeepNetwork)."""
-    m = X.shape[0]
-    rng = np.random.default_rng(0)
-    params = []
-    for n_in, n_out in zip(layers[:-1], layers[1:]):
-        params += [engine.asarray((rng.standard_normal((n_out, n_in)) * np.sqrt(2 / n_in)).astype(dtype)),
-                   engine.asarray(np.zeros((n_out, 1), dtype))]
-    Zs = [engine.empty((m, n), dtype) for n in layers[1:]]
-    As = [engine.empty((m, n), dtype) for n in layers[1:]]
-    dZs = [engine.empty((m, n), dtype) for n in layers[1:]]
-    dAs = [engine.empty((m, n), dtype) for n in layers[1:-1]]
-    grads = [engine.empty(p.shape, dtype) for p in params]
-    cost = engine.empty((), dtype)
-    L = len(layers) - 1
+    """One fixed-shape training step (fastnn.propagation) into preallocated buffers, without DeepNetwork."""
+    import fastnn
+    from fastnn.propagation import Workspace, to_engine, training_step
+
+    weights, biases = to_engine(engine, fastnn.initialize_parameters(layers, "he", seed=0, dtype=dtype))
+    activations = [None] + ["relu"] * (len(layers) - 2) + ["sigmoid"]
+    workspace = Workspace(engine, layers, X.shape[0], dtype, X=X, Y=Y)
 
     def step():
-        A = X
-        for l in range(L):
-            engine.dense_forward(A, params[2 * l], params[2 * l + 1],
-                                 "sigmoid" if l == L - 1 else "relu", out=(Zs[l], As[l]))
-            A = As[l]
-        engine.cross_entropy_cost(Zs[-1], Y, out=cost)
-        engine.backprop_sigmoid_cross_entropy(As[-1], Y, out=dZs[-1])
-        for l in reversed(range(L)):
-            if l < L - 1:
-                engine.backprop_activation(dAs[l], As[l], "relu", out=dZs[l])
-            engine.backprop_dense(dZs[l], X if l == 0 else As[l - 1], params[2 * l], need_dA_prev=l > 0,
-                                  out=(grads[2 * l], grads[2 * l + 1], dAs[l - 1] if l > 0 else None))
-        engine.sgd_update(params, grads, LEARNING_RATE)
+        training_step(engine, weights, biases, activations, LEARNING_RATE, workspace)
 
-    return step, cost
+    return step, workspace.cost
 
 
 def engine_step_ms(cp, engine, layers, batch_size, steps=200):

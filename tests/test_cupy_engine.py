@@ -11,11 +11,14 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import engine_or_skip
+from fastnn.testing import engine_or_skip
+
+import fastnn
 from fastnn.backends import Engine, EngineUnavailableError, get_engine
 from fastnn.backends import cupy_engine
 from fastnn.backends.cupy_engine import CupyEngine
 from fastnn.backends.numpy_engine import NumpyEngine
+from fastnn.propagation import Workspace, to_engine, training_step
 
 ACTIVATION_NAMES = ("sigmoid", "tanh", "relu", "leaky_relu")
 
@@ -302,37 +305,15 @@ def test_take_rows_gathers_examples(cupy_engine_, dtype):
 
 
 def _training_step(engine, X, Y, layers, dtype, learning_rate=0.1, seed=0):
-    """One fixed-shape step of a small network into preallocated buffers: (step, params)."""
-    m = X.shape[0]
-    rng = np.random.default_rng(seed)
-    params = []
-    for n_in, n_out in zip(layers[:-1], layers[1:]):
-        params += [engine.asarray((rng.standard_normal((n_out, n_in)) * np.sqrt(1 / n_in)).astype(dtype)),
-                   engine.asarray(np.zeros((n_out, 1), dtype))]
-    Zs = [engine.empty((m, n), dtype) for n in layers[1:]]
-    As = [engine.empty((m, n), dtype) for n in layers[1:]]
-    dZs = [engine.empty((m, n), dtype) for n in layers[1:]]
-    dAs = [engine.empty((m, n), dtype) for n in layers[1:-1]]
-    grads = [engine.empty(p.shape, dtype) for p in params]
-    cost = engine.empty((), dtype)
-    L = len(layers) - 1
+    """One fixed-shape training step (fastnn.propagation) into preallocated buffers: (step, params, cost)."""
+    weights, biases = to_engine(engine, fastnn.initialize_parameters(layers, "xavier", seed=seed, dtype=dtype))
+    activations = [None] + ["relu"] * (len(layers) - 2) + ["sigmoid"]
+    workspace = Workspace(engine, layers, X.shape[0], dtype, X=X, Y=Y)
 
     def step():
-        A = X
-        for l in range(L):
-            engine.dense_forward(A, params[2 * l], params[2 * l + 1],
-                                 "sigmoid" if l == L - 1 else "relu", out=(Zs[l], As[l]))
-            A = As[l]
-        engine.cross_entropy_cost(Zs[-1], Y, out=cost)
-        engine.backprop_sigmoid_cross_entropy(As[-1], Y, out=dZs[-1])
-        for l in reversed(range(L)):
-            if l < L - 1:
-                engine.backprop_activation(dAs[l], As[l], "relu", out=dZs[l])
-            engine.backprop_dense(dZs[l], X if l == 0 else As[l - 1], params[2 * l], need_dA_prev=l > 0,
-                                  out=(grads[2 * l], grads[2 * l + 1], dAs[l - 1] if l > 0 else None))
-        engine.sgd_update(params, grads, learning_rate)
+        training_step(engine, weights, biases, activations, learning_rate, workspace)
 
-    return step, params, cost
+    return step, weights[1:] + biases[1:], workspace.cost
 
 
 @pytest.mark.gpu

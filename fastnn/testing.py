@@ -1,0 +1,28 @@
+"""Helpers for test suites (ours and yours): every engine as a pytest parameter.
+
+GPU engines carry the ``gpu`` marker and skip, with the reason printed, where they cannot
+run; every other engine must run. pytest is imported only when these are called.
+"""
+
+from .backends import engine_class, get_engine
+from .backends.registry import ENGINE_CLASSES
+
+ENGINE_NAMES = tuple(ENGINE_CLASSES)
+GPU_ENGINES = ("cupy",)
+
+
+def engine_or_skip(name):
+    """Return engine `name`; skip (GPU engines only) with the reason it cannot run here."""
+    import pytest
+
+    reason = engine_class(name).unavailable_reason()
+    if reason is not None and name in GPU_ENGINES:
+        pytest.skip(f"{name} engine skipped: {reason}")
+    return get_engine(name)
+
+
+def engine_params(names=ENGINE_NAMES):
+    """pytest.param objects for `names`, with the ``gpu`` marker on GPU engines."""
+    import pytest
+
+    return [pytest.param(n, id=n, marks=[pytest.mark.gpu] if n in GPU_ENGINES else []) for n in names]
