@@ -59,6 +59,10 @@ def check_labels(y, m, argument="y", dtype=np.float64):
 
 def check_finite(array, argument):
     """Raise if `array` holds NaN or inf, saying how many and where the first one is."""
+    # Fast path: a NaN or inf makes the sum non-finite; only then (or on overflow) look closer.
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.sum(array)):
+            return
     finite = np.isfinite(array)
     if not finite.all():
         where = tuple(int(i) for i in np.argwhere(~finite)[0])
