@@ -50,7 +50,7 @@ def test_unavailable_reason_is_a_clear_sentence_or_none():
     assert reason is None or (isinstance(reason, str) and reason)
     assert CupyEngine.unavailable_reason() == reason  # cached, stable
     if reason is not None:
-        prefixes = ("CuPy is not installed", "CuPy failed to import", "no CUDA driver/ no usable GPU",
+        prefixes = ("CuPy is not installed", "CuPy failed to import", "no usable CUDA GPU",
                     "device ", "CuPy cannot load NVRTC")
         assert reason.startswith(prefixes), reason
 

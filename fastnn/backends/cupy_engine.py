@@ -24,6 +24,7 @@ from .base import FLOAT_DTYPES, Engine
 from .registry import EngineUnavailableError
 
 DEVICE_VARIABLE = "FASTNN_CUDA_DEVICE"
+NO_GPU_ADVICE = "on this machine use engine 'numba' or 'numpy', or install an NVIDIA driver"
 NOT_INSTALLED = "CuPy is not installed: pip install 'fastnn[cuda12]' (or [cuda13])"
 
 
@@ -47,9 +48,9 @@ def _probe():
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as error:  # cudaErrorInsufficientDriver, cudaErrorNoDevice, ...
-        return f"no CUDA driver/ no usable GPU: {error}", 0
+        return f"no usable CUDA GPU ({error}); {NO_GPU_ADVICE}", 0
     if count == 0:
-        return "no CUDA driver/ no usable GPU: the CUDA driver reports no device", 0
+        return f"no usable CUDA GPU (the CUDA driver reports no device); {NO_GPU_ADVICE}", 0
     try:
         cupy.cuda.nvrtc.getVersion()
     except Exception as error:
