@@ -154,7 +154,7 @@ def peer_reason(peer):
     try:
         __import__(module)
     except ImportError as error:
-        return f"{module} is not installed ({error}); pip install fastnn[peers]"
+        return f"{module} is not installed ({error}); pip install torch==2.13.0 scikit-learn (or, in the checkout, pip install -e '.[peers]')"
     return None
 
 

@@ -24,7 +24,7 @@ from .backends import (
 from .errors import TrainingDiverged
 from .gradcheck import gradient_check
 from .initializers import initialize_parameters
-from .network import DeepNetwork, LogisticRegression, accuracy
+from .network import DeepNetwork, LogisticRegression, accuracy, load
 
 __all__ = [
     "ACTIVATIONS",
@@ -47,7 +47,3 @@ __all__ = [
     "using",
 ]
 
-
-def load(path, engine=None):
-    """Return a DeepNetwork saved with ``network.save(path)``, ready to predict on `engine`."""
-    return DeepNetwork.load(path, engine=engine)

@@ -18,3 +18,23 @@ def check_activation(name, argument="activation"):
             f"{argument}: expected one of {', '.join(repr(a) for a in ACTIVATIONS)}, got {name!r}"
         )
     return name
+
+
+def layer_activations(activation, n_hidden, argument="activation"):
+    """[None, g^[1], ..., g^[L-1], "sigmoid"]: one name per layer from one name or a list.
+
+    Index 0 (the input) is None; the output layer is always sigmoid.
+    """
+    if isinstance(activation, str):
+        hidden = [activation] * n_hidden
+    elif isinstance(activation, (list, tuple)):
+        hidden = list(activation)
+    else:
+        raise ValueError(f"{argument}: expected a name or a list of {n_hidden} names, got {activation!r}")
+    if len(hidden) != n_hidden:
+        raise ValueError(
+            f"{argument}: expected one name or a list of {n_hidden} (one per hidden layer), got {activation!r}"
+        )
+    for name in hidden:
+        check_activation(name, argument)
+    return [None] + hidden + ["sigmoid"]

@@ -432,7 +432,7 @@ def plot(results, path):
     try:
         from matplotlib.figure import Figure
     except ImportError as error:
-        raise RuntimeError("--plot needs matplotlib: pip install matplotlib (or fastnn[plot])") from error
+        raise RuntimeError("--plot needs matplotlib: pip install matplotlib (or, in the checkout, pip install -e '.[plot]')") from error
     fig = Figure(figsize=(8, 5), layout="constrained")
     ax = fig.add_subplot()
     if len({r.n for r in results}) > 1:
@@ -518,7 +518,7 @@ def add_arguments(parser):
 def run(args):
     """Run ``fastnn bench`` with parsed `args`; print the table; return the exit status."""
     settings = dict(n=args.n, engines=args.engines, dtypes=args.dtypes,
-                    repeats=args.repeats or (3 if args.quick else 7),
+                    repeats=(3 if args.quick else 7) if args.repeats is None else args.repeats,
                     loop_max=args.loop_max or (10**5 if args.quick else NOTES_N),
                     loop_budget=0.1 if args.quick else 1.0, pause=0.03 if args.quick else 0.12)
     try:

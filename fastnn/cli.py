@@ -1,12 +1,14 @@
 """The ``fastnn`` command: info, train, bench, and demo (the README's main job)."""
 
 import argparse
+import importlib.util
 import sys
 import time
 
 import numpy as np
 
 from ._version import __version__
+from .activations import ACTIVATIONS
 
 
 def main(argv=None):
@@ -42,7 +44,7 @@ def _parser():
     bench.set_defaults(run=bench_module.run)
 
     demo = commands.add_parser("demo", help="the main job: train on real digits, then a quick benchmark")
-    demo.add_argument("--engine", default="auto", help="numpy, numba, cupy or auto (default)")
+    demo.add_argument("--engine", default=None, help="numpy, numba, cupy or auto (default: $FASTNN_ENGINE, else auto)")
     demo.set_defaults(run=run_demo)
     return parser
 
@@ -50,19 +52,52 @@ def _parser():
 def add_train_arguments(parser):
     """Options of ``fastnn train``: data, engine and the notes' hyperparameters."""
     parser.add_argument("--dataset", default="digits", choices=("digits", "breast_cancer"))
-    parser.add_argument("--engine", default="auto", help="numpy, numba, cupy or auto (default)")
-    parser.add_argument("--hidden", default="16,8",
+    parser.add_argument("--engine", default=None, help="numpy, numba, cupy or auto (default: $FASTNN_ENGINE, else auto)")
+    parser.add_argument("--hidden", default="16,8", type=_layer_sizes,
                         help="hidden layer sizes n^[1],...,n^[L-1], comma-separated; '' for logistic regression")
-    parser.add_argument("--activation", default="relu", help="hidden activation: sigmoid, tanh, relu, leaky_relu")
-    parser.add_argument("--learning-rate", type=float, default=0.1)
-    parser.add_argument("--epochs", type=int, default=300)
-    parser.add_argument("--batch-size", type=int, default=None, help="mini-batch size (default: full batch)")
-    parser.add_argument("--init", default="auto", help="small (the notes' 0.01), he, xavier or auto")
+    parser.add_argument("--activation", default="relu", choices=ACTIVATIONS, help="hidden activation")
+    parser.add_argument("--learning-rate", type=_positive(float), default=0.1)
+    parser.add_argument("--epochs", type=_positive(int), default=300)
+    parser.add_argument("--batch-size", type=_positive(int), default=None, help="mini-batch size (default: full batch)")
+    parser.add_argument("--init", default="auto", choices=("small", "he", "xavier", "auto"),
+                        help="small (the notes' randn * 0.01), he, xavier or auto (per layer: He for ReLUs)")
     parser.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--save", metavar="FILE.npz", help="save the trained network")
-    parser.add_argument("--plot", metavar="FILE.png", help="draw the cost curve")
+    parser.add_argument("--plot", metavar="FILE.png", type=_png_path, help="draw the cost curve (needs matplotlib)")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
+
+
+def _layer_sizes(text):
+    """--hidden: comma-separated positive integers, or '' for none."""
+    try:
+        sizes = [int(size) for size in text.split(",") if size.strip()]
+    except ValueError:
+        sizes = [0]
+    if any(size <= 0 for size in sizes):
+        raise argparse.ArgumentTypeError(f"expected positive integers separated by commas, such as 16,8, got {text!r}")
+    return sizes
+
+
+def _positive(kind):
+    """An argparse type: a positive (finite) number of `kind`."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not 0 < value < float("inf"):
+            raise argparse.ArgumentTypeError(f"expected a positive {'integer' if kind is int else 'number'}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _png_path(path):
+    """--plot: checked before training, so a missing matplotlib does not waste the run."""
+    if importlib.util.find_spec("matplotlib") is None:
+        raise argparse.ArgumentTypeError("needs matplotlib: pip install matplotlib (or pip install -e '.[plot]')")
+    return path
 
 
 def run_info(args):
@@ -93,15 +128,15 @@ def run_train(args):
     from .network import DeepNetwork
 
     data = datasets.load(args.dataset)
-    hidden = [int(size) for size in args.hidden.split(",") if size.strip()]
-    layers = [data.X_train.shape[1], *hidden, 1]
+    layers = [data.X_train.shape[1], *args.hidden, 1]
     engine = get_engine(args.engine)
     print(f"data:   {data.description}")
     print(f"        {data.X_train.shape[0]} train / {data.X_test.shape[0]} test examples, "
           f"{data.X_train.shape[1]} features")
     print(f"engine: {engine.name} on {engine.device}, {args.dtype}")
-    print(f"network: layers {layers}, hidden activation {args.activation}, learning rate "
-          f"{args.learning_rate}, {args.epochs} epochs, batch {args.batch_size or 'full'}")
+    hidden = f"hidden activation {args.activation}" if args.hidden else "logistic regression (no hidden layer)"
+    print(f"network: layers {layers}, {hidden}, learning rate {args.learning_rate}, "
+          f"epochs {args.epochs}, batch {args.batch_size or 'full'}")
     network = DeepNetwork(layers, args.activation, learning_rate=args.learning_rate, epochs=args.epochs,
                           batch_size=args.batch_size, init=args.init, seed=args.seed, engine=engine,
                           dtype=args.dtype)
@@ -112,8 +147,7 @@ def run_train(args):
     print(f"trained in {seconds:.2f} s; train accuracy {network.score(data.X_train, data.y_train):.1%}, "
           f"test accuracy {network.score(data.X_test, data.y_test):.1%}")
     if args.save:
-        network.save(args.save)
-        print(f"saved the network to {args.save}")
+        print(f"saved the network to {network.save(args.save)}")
     if args.plot:
         plot_cost(network.history_, args.plot, title=f"{data.name}, {engine.name} engine")
         print(f"wrote the cost curve to {args.plot}")
@@ -123,8 +157,9 @@ def run_train(args):
 def run_demo(args):
     """The README's main job: a deep network on the real digits, then the notes' timing demo."""
     print("== Training a deep network on real handwritten digits (8 against 3) ==")
-    status = main(["train", "--engine", args.engine, "--hidden", "32,16", "--epochs", "400",
-                   "--learning-rate", "0.1", "--no-progress"])
+    engine = [] if args.engine is None else ["--engine", args.engine]
+    status = main(["train", *engine, "--hidden", "32,16", "--epochs", "400", "--learning-rate", "0.1",
+                   "--no-progress"])
     if status:
         return status
     print()
@@ -150,7 +185,7 @@ def plot_cost(history, path, title=""):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise ImportError("--plot needs matplotlib: pip install 'fastnn[plot]'") from None
+        raise ImportError("--plot needs matplotlib: pip install matplotlib (or pip install -e '.[plot]')") from None
     figure, axes = plt.subplots(figsize=(6, 4))
     axes.plot(np.arange(1, len(history) + 1), history)
     axes.set(xlabel="epoch", ylabel="cost J", title=title)

@@ -91,21 +91,20 @@ def load_breast_cancer(test_size=0.25, seed=0):
 
 
 def make_flower(m=400, seed=1):
-    """The course's planar data: two classes of m/2 points each, petals of a flower.
+    """The course's planar data: two classes of about m/2 points each, petals of a flower.
 
     Returns X (m, 2) and y (m,). Each class lies along r = 4 sin(4t) with noise.
     """
     check_positive(m, "m", integer=True)
+    if m < 2:
+        raise ValueError(f"m: expected at least 2 points (one per class), got {m}")
     rng = np.random.default_rng(seed)
-    per_class, radius = m // 2, 4.0
-    X, y = np.zeros((m, 2)), np.zeros(m, dtype=np.int64)
-    for label in (0, 1):
-        rows = slice(per_class * label, per_class * (label + 1))
-        angle = np.linspace(label * 3.12, (label + 1) * 3.12, per_class) + rng.standard_normal(per_class) * 0.2
-        r = radius * np.sin(4 * angle) + rng.standard_normal(per_class) * 0.2
-        X[rows] = np.column_stack((r * np.sin(angle), r * np.cos(angle)))
-        y[rows] = label
-    return X, y
+    radius, parts = 4.0, []
+    for label, count in ((0, m // 2), (1, m - m // 2)):
+        angle = np.linspace(label * 3.12, (label + 1) * 3.12, count) + rng.standard_normal(count) * 0.2
+        r = radius * np.sin(4 * angle) + rng.standard_normal(count) * 0.2
+        parts.append(np.column_stack((r * np.sin(angle), r * np.cos(angle))))
+    return np.concatenate(parts), np.repeat([0, 1], [m // 2, m - m // 2])
 
 
 DATASETS = {"digits": load_digits, "breast_cancer": load_breast_cancer}

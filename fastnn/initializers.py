@@ -22,22 +22,28 @@ def weight_scale(init, n_prev):
 def initialize_parameters(layer_dims, init="small", seed=0, dtype=np.float64):
     """Return {"W1": ..., "b1": ..., ..., "WL", "bL"}: W^[l] = randn(n^[l], n^[l-1]) * scale, b^[l] = 0.
 
-    `layer_dims` is [n_x, n^[1], ..., n^[L]]. Weights are drawn in float64, then cast, so a
-    float32 run starts from the rounded float64 values.
+    `layer_dims` is [n_x, n^[1], ..., n^[L]]; `init` is one of INITIALIZERS, or a list with
+    one per layer. Weights are drawn in float64, then cast, so a float32 run starts from
+    the rounded float64 values.
     """
     layer_dims = check_layers(layer_dims, "layer_dims")
     dtype = as_float_dtype(dtype)
+    inits = [init] * (len(layer_dims) - 1) if isinstance(init, str) else list(init)
+    if len(inits) != len(layer_dims) - 1:
+        raise ValueError(f"init: expected one name or a list of {len(layer_dims) - 1} (one per layer), got {init!r}")
     rng = np.random.default_rng(seed)
     parameters = {}
     for l in range(1, len(layer_dims)):
         n, n_prev = layer_dims[l], layer_dims[l - 1]
-        W = rng.standard_normal((n, n_prev)) * weight_scale(init, n_prev)
+        W = rng.standard_normal((n, n_prev)) * weight_scale(inits[l - 1], n_prev)
         parameters[f"W{l}"] = W.astype(dtype)
         parameters[f"b{l}"] = np.zeros((n, 1), dtype=dtype)
     return parameters
 
 
-def default_init(hidden_activations):
-    """He scaling for ReLU-family hidden layers, Xavier for sigmoid/tanh (the notes' 0.01 on request)."""
-    relu_family = {"relu", "leaky_relu"}
-    return "he" if hidden_activations and hidden_activations[0] in relu_family else "xavier"
+def default_init(activations):
+    """Per layer: He scaling for a ReLU-family layer, Xavier for sigmoid/tanh ones.
+
+    `activations` is [None, g^[1], ..., g^[L]], as the networks keep them.
+    """
+    return ["he" if name in ("relu", "leaky_relu") else "xavier" for name in activations[1:]]

@@ -4,10 +4,12 @@ Users pass samples first, X of shape (m, n_features) and y of shape (m,) or (m, 
 internally each engine keeps examples in rows too, the notes' matrices transposed.
 """
 
+import inspect
+
 import numpy as np
 
-from .activations import check_activation
-from .backends import get_engine
+from .activations import layer_activations
+from .backends import Engine, get_engine
 from .errors import TrainingDiverged
 from .initializers import INITIALIZERS, default_init, initialize_parameters
 from .propagation import forward, from_engine, to_engine
@@ -26,10 +28,35 @@ from .validation import (
 class DeepNetwork:
     """A fully connected network [n_x, n^[1], ..., n^[L-1], 1] with a sigmoid output unit.
 
-    `activation` is one name for every hidden layer or a list with one per hidden layer.
-    `init` is "small" (the notes' randn * 0.01), "he", "xavier" or "auto" (He for ReLUs,
-    Xavier otherwise). `batch_size=None` trains on the full batch; one epoch is then one
-    iteration of gradient descent. `dtype=None` keeps X's float32/float64.
+    Parameters
+    ----------
+    layers : list of int
+        Layer sizes [n_x, n^[1], ..., 1]; n_x must equal the number of features of X.
+    activation : str or list of str
+        "sigmoid", "tanh", "relu" or "leaky_relu": one for every hidden layer, or one each.
+    learning_rate : float
+        alpha in W := W - alpha dW.
+    epochs : int
+        Passes over the data; with the full batch, one epoch is one iteration.
+    batch_size : int or None
+        Mini-batch size; None trains on the full batch.
+    init : str
+        "small" (the notes' randn * 0.01), "he", "xavier", or "auto": per layer, He for a
+        ReLU layer and Xavier for a sigmoid or tanh one.
+    shuffle : bool
+        Reshuffle the examples before each epoch of mini-batches.
+    seed : int
+        Seeds the initial weights and the shuffling; the same seed gives the same result.
+    engine : str, Engine or None
+        "numpy", "numba", "cupy", "auto", or None for the current default (fastnn.use).
+    dtype : None, "float32" or "float64"
+        None keeps X's float32/float64 (other numbers become float64).
+
+    Attributes (after fit)
+    ----------------------
+    parameters_ : dict of NumPy arrays "W1", "b1", ..., in the notes' shapes
+    history_ : list of float, the mean cost of each epoch
+    layers_, activations_, engine_, n_features_in_, classes_
     """
 
     def __init__(self, layers, activation="relu", *, learning_rate=0.01, epochs=100, batch_size=None,
@@ -51,21 +78,24 @@ class DeepNetwork:
         """Train on X (m, n_features) and labels y in {0, 1}; return self.
 
         `initial_parameters` ({"W1", "b1", ...} in the notes' shapes) replaces the random
-        start. `callback(epoch, cost)` runs every `report_every` epochs; return True to stop.
+        start. Costs are read back from the engine every `report_every` epochs (default:
+        1 with a callback, else about 100 times per fit); `callback(epoch, cost)` is then
+        called for each of those epochs, and returning True stops training there.
         """
         self._check_hyperparameters()
+        _check_fit_options(callback, report_every)
         X = check_features(X, "X", dtype=None if self.dtype is None else as_float_dtype(self.dtype))
         Y = check_labels(y, X.shape[0], "y", dtype=X.dtype)
         layers = self._layer_sizes(X.shape[1])
-        activations = self._activations(layers)
+        activations = layer_activations(self.activation, len(layers) - 2)
         parameters = self._starting_parameters(layers, activations, initial_parameters, X.dtype)
         engine = get_engine(self.engine)
         weights, biases = to_engine(engine, parameters)
-        self.history_ = train(
+        history = train(
             engine, weights, biases, activations, engine.asarray(X), engine.asarray(Y),
             learning_rate=self.learning_rate, epochs=self.epochs, batch_size=self.batch_size,
             shuffle=self.shuffle, seed=self.seed, callback=callback, progress=progress,
-            report_every=report_every,
+            report_every=report_every or (1 if callback is not None else None),
         )
         parameters = from_engine(engine, weights, biases)
         if not all(np.isfinite(value).all() for value in parameters.values()):
@@ -73,16 +103,18 @@ class DeepNetwork:
                 f"training diverged: the weights hold NaN or inf (learning_rate={self.learning_rate}); "
                 "try a smaller learning rate"
             )
-        self.layers_, self.activations_, self.engine_, self.parameters_ = layers, activations, engine, parameters
+        self._set_fitted(parameters, layers, activations, engine, history)
         return self
 
     # -- prediction --------------------------------------------------------------------
 
     def predict_proba(self, X):
-        """Return y_hat = P(y = 1 | x) for each row of X, shape (m,)."""
+        """Return y_hat = P(y = 1 | x) for each row of X, shape (m,): the notes' A^[L], flattened.
+
+        (scikit-learn's classifiers return (m, 2) columns [P(y=0), P(y=1)]; this is the second.)
+        """
         parameters = self._fitted_parameters()
-        dtype = parameters["W1"].dtype
-        X = check_features(X, "X", dtype=dtype)
+        X = check_features(X, "X", dtype=parameters["W1"].dtype)
         if X.shape[1] != self.layers_[0]:
             raise ValueError(f"X: expected {self.layers_[0]} features per example (the network's n_x), got {X.shape[1]}")
         engine = self.engine_
@@ -95,25 +127,46 @@ class DeepNetwork:
 
     def score(self, X, y):
         """Return the accuracy of predict(X) against labels y (a fraction in [0, 1])."""
-        return accuracy(y, self.predict(X))
+        predicted = self.predict(X)
+        return accuracy(check_labels(y, predicted.shape[0], "y")[:, 0], predicted)
+
+    # -- scikit-learn's estimator protocol -----------------------------------------------
+
+    def get_params(self, deep=True):
+        """The constructor's arguments, as scikit-learn's clone and grid search expect."""
+        return {name: getattr(self, name) for name in _init_parameter_names(type(self))}
+
+    def set_params(self, **params):
+        """Set constructor arguments by name; return self."""
+        valid = _init_parameter_names(type(self))
+        for name, value in params.items():
+            if name not in valid:
+                raise ValueError(f"{name}: not a parameter of {type(self).__name__}; expected one of {', '.join(valid)}")
+            setattr(self, name, value)
+        return self
 
     # -- saving ------------------------------------------------------------------------
 
     def save(self, path):
-        """Write the trained parameters and architecture to a portable .npz file."""
-        save_network(path, self._fitted_parameters(), self.layers_, self.activations_[1:])
+        """Write the trained parameters, architecture and settings to a .npz file; return its path."""
+        settings = {k: v for k, v in self.get_params().items() if k != "engine"}
+        return save_network(path, self._fitted_parameters(), self.layers_, self.activations_[1:],
+                            type(self).__name__, settings)
 
     @classmethod
     def load(cls, path, engine=None):
         """Return a trained network read from `path`, ready to predict on `engine`."""
-        parameters, layers, activations = load_network(path)
-        network = cls(layers, activations[:-1] or "relu", engine=engine, dtype=parameters["W1"].dtype)
-        network.parameters_, network.layers_ = parameters, layers
-        network.activations_ = [None] + activations
-        network.history_, network.engine_ = [], get_engine(engine)
+        parameters, layers, activations, _, settings = load_network(path)
+        network = cls(**settings, engine=engine)
+        network._set_fitted(parameters, layers, [None] + activations, get_engine(engine), [])
         return network
 
     # -- helpers -----------------------------------------------------------------------
+
+    def _set_fitted(self, parameters, layers, activations, engine, history):
+        self.parameters_, self.layers_, self.activations_ = parameters, layers, activations
+        self.engine_, self.history_ = engine, history
+        self.n_features_in_, self.classes_ = layers[0], np.array([0, 1])
 
     def _layer_sizes(self, n_features):
         layers = check_layers(self.layers)
@@ -124,21 +177,9 @@ class DeepNetwork:
             )
         return layers
 
-    def _activations(self, layers):
-        """[None, g^[1], ..., g^[L-1], "sigmoid"]: one per layer, the output always sigmoid."""
-        n_hidden = len(layers) - 2
-        hidden = [self.activation] * n_hidden if isinstance(self.activation, str) else list(self.activation)
-        if len(hidden) != n_hidden:
-            raise ValueError(
-                f"activation: expected one name or a list of {n_hidden} (one per hidden layer), got {self.activation!r}"
-            )
-        for name in hidden:
-            check_activation(name, "activation")
-        return [None] + hidden + ["sigmoid"]
-
     def _starting_parameters(self, layers, activations, initial_parameters, dtype):
         if initial_parameters is None:
-            init = default_init(activations[1:-1]) if self.init == "auto" else self.init
+            init = default_init(activations) if self.init == "auto" else self.init
             return initialize_parameters(layers, init, seed=self.seed, dtype=dtype)
         return check_parameters(initial_parameters, layers, dtype, "initial_parameters")
 
@@ -149,6 +190,8 @@ class DeepNetwork:
             check_positive(self.batch_size, "batch_size", integer=True)
         if self.init not in (*INITIALIZERS, "auto"):
             raise ValueError(f"init: expected one of {', '.join(map(repr, (*INITIALIZERS, 'auto')))}, got {self.init!r}")
+        if not (self.engine is None or isinstance(self.engine, (str, Engine))):
+            raise ValueError(f"engine: expected a name such as 'numba', an Engine or None, got {self.engine!r}")
 
     def _fitted_parameters(self):
         if not hasattr(self, "parameters_"):
@@ -156,19 +199,21 @@ class DeepNetwork:
         return self.parameters_
 
     def __repr__(self):
-        return (f"{type(self).__name__}(layers={self.layers!r}, activation={self.activation!r}, "
-                f"learning_rate={self.learning_rate}, epochs={self.epochs}, batch_size={self.batch_size})")
+        shown = ", ".join(f"{name}={value!r}" for name, value in self.get_params().items())
+        return f"{type(self).__name__}({shown})"
 
 
 class LogisticRegression(DeepNetwork):
-    """Logistic regression: y_hat = sigma(w^T x + b), a network with no hidden layer.
+    """Logistic regression, y_hat = sigma(w^T x + b): a network with no hidden layer.
 
-    n_x is taken from the data, so no layer sizes are given.
+    n_x is taken from the data, so no layer sizes are given; the other parameters are
+    DeepNetwork's (init defaults to the notes' "small"). After fit, `coef_` is w (n_x
+    values) and `intercept_` is b.
     """
 
     def __init__(self, *, learning_rate=0.01, epochs=100, batch_size=None, init="small", shuffle=True,
                  seed=0, engine=None, dtype=None):
-        super().__init__(None, "relu", learning_rate=learning_rate, epochs=epochs, batch_size=batch_size,
+        super().__init__(None, "sigmoid", learning_rate=learning_rate, epochs=epochs, batch_size=batch_size,
                          init=init, shuffle=shuffle, seed=seed, engine=engine, dtype=dtype)
 
     def _layer_sizes(self, n_features):
@@ -185,9 +230,32 @@ class LogisticRegression(DeepNetwork):
         return self._fitted_parameters()["b1"][0, 0]
 
 
+MODEL_CLASSES = {cls.__name__: cls for cls in (DeepNetwork, LogisticRegression)}
+
+
+def load(path, engine=None):
+    """Return the network saved at `path` (DeepNetwork or LogisticRegression), ready to predict on `engine`."""
+    model = load_network(path)[3]
+    if model not in MODEL_CLASSES:
+        raise ValueError(f"path: expected a saved {' or '.join(MODEL_CLASSES)}, got {model!r}")
+    return MODEL_CLASSES[model].load(path, engine=engine)
+
+
 def accuracy(y_true, y_pred):
     """Return the fraction of labels predicted correctly."""
     y_true, y_pred = np.ravel(y_true), np.ravel(y_pred)
     if y_true.shape != y_pred.shape:
         raise ValueError(f"y_pred: expected {y_true.shape[0]} labels like y_true, got {y_pred.shape[0]}")
     return float(np.mean(y_true == y_pred))
+
+
+def _init_parameter_names(cls):
+    """The names of `cls.__init__`'s parameters, self excluded."""
+    return [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
+
+
+def _check_fit_options(callback, report_every):
+    if callback is not None and not callable(callback):
+        raise ValueError(f"callback: expected a function callback(epoch, cost) or None, got {callback!r}")
+    if report_every is not None:
+        check_positive(report_every, "report_every", integer=True)

@@ -8,6 +8,7 @@ results are identical to DeepNetwork's.
 
 import numpy as np
 
+from .activations import layer_activations
 from .backends import get_engine
 from .initializers import initialize_parameters
 from .propagation import backward, forward, from_engine, to_engine
@@ -34,8 +35,9 @@ def forward_propagation(X, parameters, activations="relu", engine=None):
     """
     engine = get_engine(engine)
     X_rows = check_features(np.asarray(X).T, "X (transposed: examples are its columns)")
+    _check_orientation(X_rows, parameters)
     layers, weights, biases = _parameters_on(engine, parameters, X_rows.shape[1], X_rows.dtype)
-    acts = _activation_list(activations, len(layers) - 2)
+    acts = layer_activations(activations, len(layers) - 2, "activations")
     Z, A = forward(engine, weights, biases, acts, engine.asarray(X_rows))
     caches = []
     for l in range(1, len(layers)):
@@ -51,7 +53,12 @@ def compute_cost(AL, Y, engine=None):
     rounding step inside (0, 1)), in the form that stays finite for every z.
     """
     engine = get_engine(engine)
-    AL = check_features(np.asarray(AL).reshape(1, -1).T, "AL")
+    AL = np.asarray(AL)
+    if AL.ndim != 2 or AL.shape[0] != 1:
+        raise ValueError(f"AL: expected shape (1, m), the output layer's activations, got {AL.shape}")
+    AL = check_features(AL.T, "AL")
+    if AL.min() < 0 or AL.max() > 1:
+        raise ValueError(f"AL: expected probabilities in [0, 1], got values from {AL.min()} to {AL.max()}")
     Y = _label_row(Y, AL.shape[0], AL.dtype)
     eps = np.finfo(AL.dtype).eps
     a = np.clip(AL, np.finfo(AL.dtype).tiny, 1 - eps / 2)
@@ -81,6 +88,12 @@ def update_parameters(parameters, grads, learning_rate, engine=None):
     check_positive(learning_rate, "learning_rate")
     engine = get_engine(engine)
     keys = [key for key in parameters if key[0] in "Wb"]
+    for key in keys:
+        if "d" + key not in grads:
+            raise ValueError(f"grads: missing 'd{key}' (backward_propagation returns one per parameter)")
+        if np.shape(grads["d" + key]) != np.shape(parameters[key]):
+            raise ValueError(f"grads['d{key}']: expected shape {np.shape(parameters[key])} (that of {key}), "
+                             f"got {np.shape(grads['d' + key])}")
     updated = [engine.asarray(np.array(parameters[key])) for key in keys]
     engine.sgd_update(updated, [engine.asarray(np.asarray(grads["d" + key])) for key in keys], learning_rate)
     return {key: engine.to_numpy(value) for key, value in zip(keys, updated)}
@@ -92,7 +105,7 @@ def logistic_gradients_loop(w, b, X, Y):
     Per example: z = w^T x + b, a = sigma(z), dz = a - y, dw += x dz, db += dz; then / m.
     This is the slow form the notes replace by logistic_gradients_vectorized.
     """
-    n_x, m = X.shape
+    n_x, m = _check_logistic_shapes(w, X, Y)
     cost, dw, db = 0.0, np.zeros(n_x), 0.0
     for i in range(m):
         z = float(np.dot(w[:, 0], X[:, i])) + b
@@ -101,7 +114,7 @@ def logistic_gradients_loop(w, b, X, Y):
         dz = a - Y[0, i]
         dw += X[:, i] * dz
         db += dz
-    return cost / m, (dw / m).reshape(n_x, 1), db / m
+    return float(cost / m), (dw / m).reshape(n_x, 1), float(db / m)
 
 
 def logistic_gradients_vectorized(w, b, X, Y, engine=None):
@@ -110,6 +123,7 @@ def logistic_gradients_vectorized(w, b, X, Y, engine=None):
     Logistic regression is the one-layer network, so this is forward_propagation,
     compute_cost and backward_propagation with no hidden layer.
     """
+    _check_logistic_shapes(w, X, Y)
     parameters = {"W1": np.asarray(w).T, "b1": np.reshape(b, (1, 1)).astype(np.asarray(w).dtype)}
     AL, caches = forward_propagation(X, parameters, [], engine)
     grads = backward_propagation(AL, Y, caches, engine)
@@ -142,17 +156,30 @@ def _parameters_on(engine, parameters, n_x, dtype):
     return (layers, *to_engine(engine, checked))
 
 
+def _check_orientation(X_rows, parameters):
+    """Catch the most common slip, X given samples first: say to pass X.T."""
+    n_x = np.shape(parameters.get("W1", ()))[-1:] or (None,)
+    m, features = X_rows.shape
+    if n_x[0] not in (None, features) and n_x[0] == m:
+        raise ValueError(
+            f"X: the notes' functions take X of shape (n_x, m), examples as columns; this X has "
+            f"{m} rows but W1 expects n_x = {n_x[0]}: pass X.T"
+        )
+
+
+def _check_logistic_shapes(w, X, Y):
+    """w must be (n_x, 1) and Y (1, m) for X of (n_x, m); return (n_x, m)."""
+    n_x, m = np.shape(X)
+    if np.shape(w) != (n_x, 1):
+        raise ValueError(f"w: expected shape ({n_x}, 1), a column of n_x weights, got {np.shape(w)}")
+    if np.shape(Y) != (1, m):
+        raise ValueError(f"Y: expected shape (1, {m}), one label per column of X, got {np.shape(Y)}")
+    return n_x, m
+
+
 def _label_row(Y, m, dtype):
     """Labels Y of shape (1, m) (or (m,)) as the engines' column (m, 1)."""
     Y = np.asarray(Y)
     if Y.shape not in ((1, m), (m,)):
         raise ValueError(f"Y: expected shape (1, {m}) (one label per column of X), got {Y.shape}")
     return check_labels(Y.reshape(m), m, "Y", dtype=dtype)
-
-
-def _activation_list(activations, n_hidden):
-    """[None, g^[1], ..., g^[L-1], "sigmoid"] from one name or a list of hidden names."""
-    hidden = [activations] * n_hidden if isinstance(activations, str) else list(activations)
-    if len(hidden) != n_hidden:
-        raise ValueError(f"activations: expected one name or {n_hidden} names (one per hidden layer), got {activations!r}")
-    return [None] + hidden + ["sigmoid"]

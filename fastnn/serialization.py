@@ -1,6 +1,7 @@
 """Saving a trained network to a portable .npz file (NumPy arrays plus a JSON header)."""
 
 import json
+import os
 
 import numpy as np
 
@@ -10,15 +11,25 @@ from .validation import check_layers, check_parameters
 FORMAT = "fastnn-network-1"
 
 
-def save_network(path, parameters, layers, activations):
-    """Write W1, b1, ..., WL, bL and the architecture to `path` (.npz); loadable on any engine."""
-    header = {"format": FORMAT, "fastnn_version": __version__, "layers": list(layers),
-              "activations": list(activations)}
-    np.savez(path, __header__=np.array(json.dumps(header)), **parameters)
+def save_network(path, parameters, layers, activations, model, settings):
+    """Write W1, b1, ..., WL, bL, the architecture and the estimator's settings; return the path.
+
+    ".npz" is appended when `path` lacks it (as np.savez does), and the returned path says so.
+    """
+    path = os.fspath(path)
+    if not path.endswith(".npz"):
+        path += ".npz"
+    header = {"format": FORMAT, "fastnn_version": __version__, "model": model, "layers": list(layers),
+              "activations": list(activations), "settings": settings}
+    np.savez(path, __header__=np.array(json.dumps(header, default=_json_value)), **parameters)
+    return path
 
 
 def load_network(path):
-    """Return (parameters, layers, activations) read back from a file written by save_network."""
+    """Return (parameters, layers, activations, model, settings) from a file written by save_network."""
+    path = os.fspath(path)
+    if not os.path.exists(path) and os.path.exists(path + ".npz"):
+        path += ".npz"
     with np.load(path, allow_pickle=False) as data:
         if "__header__" not in data.files:
             raise ValueError(f"path: {path!s} is not a fastnn network file (no header)")
@@ -28,4 +39,11 @@ def load_network(path):
         layers = check_layers(header["layers"])
         dtype = data["W1"].dtype
         parameters = check_parameters({k: data[k] for k in data.files if k != "__header__"}, layers, dtype)
-    return parameters, layers, header["activations"]
+    return parameters, layers, header["activations"], header["model"], header["settings"]
+
+
+def _json_value(value):
+    """NumPy scalars and dtypes as plain JSON values."""
+    if isinstance(value, np.generic):
+        return value.item()
+    return np.dtype(value).name

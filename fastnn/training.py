@@ -18,7 +18,8 @@ def train(engine, weights, biases, activations, X, Y, *, learning_rate, epochs, 
 
     X is (m, n_x) and Y is (m, 1), both already on the engine. History has one cost per
     epoch: the mean over the epoch's mini-batches, each from the forward pass before its
-    update. `callback(epoch, cost)` may return True to stop early.
+    update. `callback(epoch, cost)` runs for each epoch when its cost is read back (every
+    `report_every` epochs); returning True stops training after that read.
     """
     loop = _Loop(engine, weights, biases, activations, X, Y, learning_rate, batch_size)
     bar = ProgressBar(epochs, enabled=progress)
@@ -41,7 +42,11 @@ def train(engine, weights, biases, activations, X, Y, *, learning_rate, epochs, 
 
 
 def _report(engine, new_costs, history, learning_rate, callback):
-    """Read new epoch costs back, stop on NaN/inf, run the callback; True means stop early."""
+    """Read new epoch costs back, stop on NaN/inf, run the callback; True means stop early.
+
+    Every epoch already run is kept in history, so history always matches the weights.
+    """
+    stop = False
     for cost in engine.to_numpy(new_costs).tolist():
         history.append(cost)
         if not np.isfinite(cost):
@@ -49,9 +54,9 @@ def _report(engine, new_costs, history, learning_rate, callback):
                 f"training diverged: the cost became {cost} at epoch {len(history)} "
                 f"(learning_rate={learning_rate}); try a smaller learning rate, such as {learning_rate / 10:g}"
             )
-        if callback is not None and callback(len(history), cost):
-            return True
-    return False
+        if callback is not None and not stop:
+            stop = bool(callback(len(history), cost))
+    return stop
 
 
 class _Loop:

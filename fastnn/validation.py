@@ -11,12 +11,12 @@ FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 def as_float_dtype(dtype, argument="dtype"):
     """Return np.float32 or np.float64 for `dtype`, or raise naming what came."""
     try:
-        dtype = np.dtype(dtype)
+        parsed = np.dtype(dtype)
     except TypeError:
-        dtype = None
-    if dtype not in FLOAT_DTYPES:
+        parsed = None
+    if dtype is None or parsed is None or parsed not in FLOAT_DTYPES:
         raise ValueError(f"{argument}: expected float32 or float64, got {dtype!r}")
-    return dtype
+    return parsed
 
 
 def check_features(X, argument="X", dtype=None):
@@ -75,7 +75,7 @@ def check_finite(array, argument):
 def check_positive(value, argument, integer=False):
     """Return `value` if it is a positive (integer when asked) number, else raise."""
     kind = numbers.Integral if integer else numbers.Real
-    if isinstance(value, bool) or not isinstance(value, kind) or not value > 0:
+    if isinstance(value, bool) or not isinstance(value, kind) or not 0 < value < float("inf"):
         wanted = "a positive integer" if integer else "a positive number"
         raise ValueError(f"{argument}: expected {wanted}, got {value!r}")
     return value
@@ -97,6 +97,10 @@ def check_layers(layers, argument="layers"):
 
 def check_parameters(parameters, layers, dtype, argument="parameters"):
     """Return copies of W^[l], b^[l] as `dtype` after checking their shapes against `layers`."""
+    expected = {f"{kind}{l}" for l in range(1, len(layers)) for kind in "Wb"}
+    unexpected = sorted(set(parameters) - expected)
+    if unexpected:
+        raise ValueError(f"{argument}: unexpected {', '.join(map(repr, unexpected))} for layers {list(layers)}")
     checked = {}
     for l in range(1, len(layers)):
         for key, shape in ((f"W{l}", (layers[l], layers[l - 1])), (f"b{l}", (layers[l], 1))):

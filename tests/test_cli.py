@@ -40,14 +40,29 @@ def test_train_logistic_regression_on_tabular_data(capsys):
     assert accuracy > 90
 
 
+def test_an_unknown_engine_is_one_clear_line(capsys):
+    assert main(["train", "--engine", "tpu"]) == 1
+    assert "engine: expected one of 'numpy', 'numba', 'cupy', 'auto', got 'tpu'" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("argv, message", [
-    (["train", "--engine", "tpu"], "engine: expected one of 'numpy', 'numba', 'cupy', 'auto', got 'tpu'"),
-    (["train", "--engine", "numpy", "--learning-rate", "-1"], "learning_rate: expected a positive number, got -1.0"),
-    (["train", "--engine", "numpy", "--activation", "swish"], "activation: expected one of"),
+    (["--learning-rate", "-1"], "argument --learning-rate: expected a positive number, got '-1'"),
+    (["--epochs", "0"], "argument --epochs: expected a positive integer, got '0'"),
+    (["--hidden", "16,abc"], "argument --hidden: expected positive integers separated by commas"),
+    (["--activation", "swish"], "argument --activation: invalid choice: 'swish'"),
 ])
-def test_errors_are_one_clear_line(argv, message, capsys):
-    assert main(argv) == 1
-    assert message in capsys.readouterr().err
+def test_bad_options_are_refused_before_training(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--engine", "numpy", *argv])
+    assert exit_.value.code == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and "data:" not in captured.out
+
+
+def test_the_engine_defaults_to_the_environment(monkeypatch, capsys):
+    monkeypatch.setenv("FASTNN_ENGINE", "numpy")
+    assert main(["train", "--epochs", "2"]) == 0
+    assert "engine: numpy" in capsys.readouterr().out
 
 
 def test_divergence_is_reported_not_hidden(capsys):

@@ -69,9 +69,8 @@ def test_reason_when_cupy_is_not_installed(monkeypatch):
     cupy_engine._probe.cache_clear()
     monkeypatch.setattr(cupy_engine.importlib.util, "find_spec", lambda name: None)
     try:
-        assert CupyEngine.unavailable_reason() == (
-            "CuPy is not installed: pip install 'fastnn[cuda12]' (or [cuda13])"
-        )
+        assert CupyEngine.unavailable_reason() == cupy_engine.NOT_INSTALLED
+        assert "pip install cupy-cuda12x" in cupy_engine.NOT_INSTALLED
     finally:
         cupy_engine._probe.cache_clear()
 

@@ -53,3 +53,9 @@ def test_bad_dataset_arguments():
         datasets.load("mnist")
     with pytest.raises(ValueError, match="positive, negative: expected two different digits"):
         datasets.load_digits(positive=3, negative=3)
+
+
+def test_flower_with_an_odd_count_has_no_stray_point():
+    X, y = datasets.make_flower(m=401)
+    assert X.shape == (401, 2) and np.bincount(y).tolist() == [200, 201]
+    assert not np.any(np.all(X == 0, axis=1))

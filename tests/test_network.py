@@ -120,3 +120,55 @@ def test_divergence_stops_with_an_error(engine):
 def test_predict_before_fit_says_what_to_do():
     with pytest.raises(RuntimeError, match="not trained yet: call fit"):
         DeepNetwork([2, 1]).predict(np.zeros((1, 2)))
+
+
+def test_logistic_regression_saves_and_loads_as_itself(tmp_path):
+    data = fastnn.datasets.load_breast_cancer()
+    model = LogisticRegression(learning_rate=0.5, epochs=50, engine="numpy").fit(data.X_train, data.y_train)
+    path = model.save(tmp_path / "lr")  # no extension: .npz is added and returned
+    assert str(path).endswith("lr.npz")
+    for loaded in (fastnn.load(tmp_path / "lr"), LogisticRegression.load(path)):
+        assert type(loaded) is LogisticRegression and loaded.learning_rate == 0.5 and loaded.epochs == 50
+        np.testing.assert_array_equal(loaded.coef_, model.coef_)
+        assert loaded.score(data.X_test, data.y_test) == model.score(data.X_test, data.y_test)
+
+
+def test_stopping_early_keeps_history_and_weights_in_step():
+    X, y = fastnn.datasets.make_flower(m=100)
+    start = fastnn.initialize_parameters([2, 4, 1], "xavier", seed=1)
+    stopped = DeepNetwork([2, 4, 1], "tanh", epochs=300, engine="numpy")
+    stopped.fit(X, y, initial_parameters=start, report_every=10, callback=lambda epoch, cost: epoch == 3)
+    assert len(stopped.history_) == 10  # the callback saw epoch 3 at the read after epoch 10
+    ten = DeepNetwork([2, 4, 1], "tanh", epochs=10, engine="numpy").fit(X, y, initial_parameters=start)
+    np.testing.assert_array_equal(stopped.parameters_["W1"], ten.parameters_["W1"])
+    once = DeepNetwork([2, 4, 1], "tanh", epochs=300, engine="numpy")
+    once.fit(X, y, initial_parameters=start, callback=lambda epoch, cost: epoch == 3)
+    assert len(once.history_) == 3  # with a callback, costs are read every epoch by default
+
+
+def test_auto_init_scales_each_layer_by_its_own_activation():
+    X, y = fastnn.datasets.make_flower(m=20)
+    net = DeepNetwork([2, 400, 400, 1], ["tanh", "relu"], epochs=1, learning_rate=1e-9, engine="numpy").fit(X, y)
+    assert net.parameters_["W1"].std() == pytest.approx(np.sqrt(1 / 2), rel=0.05)  # Xavier for tanh
+    assert net.parameters_["W2"].std() == pytest.approx(np.sqrt(2 / 400), rel=0.05)  # He for relu
+
+
+def test_scikit_learn_style_parameters():
+    net = DeepNetwork([2, 3, 1], "tanh", learning_rate=0.3)
+    params = net.get_params()
+    assert params["layers"] == [2, 3, 1] and params["learning_rate"] == 0.3 and "seed" in params
+    copy = DeepNetwork(**params).set_params(epochs=7)
+    assert copy.epochs == 7 and copy.activation == "tanh"
+    with pytest.raises(ValueError, match="momentum: not a parameter of DeepNetwork"):
+        net.set_params(momentum=0.9)
+    assert repr(LogisticRegression(epochs=5)).startswith("LogisticRegression(learning_rate=0.01, epochs=5")
+
+
+def test_score_checks_the_labels():
+    X, y = fastnn.datasets.make_flower(m=40)
+    net = DeepNetwork([2, 3, 1], epochs=2, engine="numpy").fit(X, y)
+    with pytest.raises(ValueError, match="y: labels must be 0 or 1"):
+        net.score(X, y * 2)
+    with pytest.raises(ValueError, match=r"y: expected 40 labels"):
+        net.score(X, y[:-1])
+    assert net.n_features_in_ == 2 and list(net.classes_) == [0, 1]

@@ -105,3 +105,22 @@ def test_user_parameters_with_wrong_shapes_are_refused():
                                       "W2": np.zeros((1, 4)), "b2": np.zeros((1, 1))})
     with pytest.raises(ValueError, match="Y: expected shape \\(1, 10\\)"):
         notes.compute_cost(np.full((1, 10), 0.5), np.zeros((2, 5)))
+
+
+def test_notes_errors_say_what_to_do():
+    X, Y = flower_columns(30)
+    p = notes.initialize_parameters([2, 3, 1], seed=0)
+    with pytest.raises(ValueError, match=r"X: the notes' functions take X of shape \(n_x, m\).*pass X.T"):
+        notes.forward_propagation(X.T, p)
+    with pytest.raises(ValueError, match=r"AL: expected probabilities in \[0, 1\]"):
+        notes.compute_cost(np.full((1, 30), 1.5), Y)
+    with pytest.raises(ValueError, match=r"AL: expected shape \(1, m\)"):
+        notes.compute_cost(np.full((2, 15), 0.5), Y)
+    AL, caches = notes.forward_propagation(X, p)
+    grads = notes.backward_propagation(AL, Y, caches)
+    with pytest.raises(ValueError, match="grads: missing 'db1'"):
+        notes.update_parameters(p, {k: v for k, v in grads.items() if k != "db1"}, 0.1)
+    with pytest.raises(ValueError, match=r"grads\['dW1'\]: expected shape \(3, 2\) \(that of W1\), got \(2, 3\)"):
+        notes.update_parameters(p, {**grads, "dW1": grads["dW1"].T}, 0.1)
+    with pytest.raises(ValueError, match=r"w: expected shape \(2, 1\)"):
+        notes.logistic_gradients_loop(np.zeros(2), 0.0, X, Y)

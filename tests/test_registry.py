@@ -90,3 +90,25 @@ def test_environment_variable_with_an_unknown_name_fails_clearly():
 def test_the_same_engine_instance_is_shared():
     assert get_engine("numpy") is get_engine("numpy")
     assert get_engine(get_engine("numba")) is get_engine("numba")
+
+
+def test_the_environment_variable_is_named_when_wrong(monkeypatch):
+    monkeypatch.setenv("FASTNN_ENGINE", "bogus")
+    fastnn.use(None)
+    with pytest.raises(UnknownEngineError, match="FASTNN_ENGINE: expected one of"):
+        get_engine()
+    monkeypatch.setenv("FASTNN_ENGINE", "")  # empty means unset
+    assert get_engine().name in ("numba", "cupy")
+
+
+def test_use_none_forgets_the_global_choice(monkeypatch):
+    monkeypatch.setenv("FASTNN_ENGINE", "numpy")
+    fastnn.use("numba")
+    assert get_engine().name == "numba"
+    assert fastnn.use(None) is None
+    assert get_engine().name == "numpy"
+
+
+def test_options_an_engine_does_not_take():
+    with pytest.raises(ValueError, match="engine 'numpy' does not take the options {'device': 1}"):
+        get_engine("numpy", device=1)

@@ -45,6 +45,9 @@ def test_bad_labels(y, message):
     (dict(batch_size=0), r"batch_size: expected a positive integer, got 0"),
     (dict(batch_size=2.5), r"batch_size: expected a positive integer, got 2.5"),
     (dict(epochs=0), r"epochs: expected a positive integer, got 0"),
+    (dict(learning_rate=float("inf")), r"learning_rate: expected a positive number, got inf"),
+    (dict(dtype="bogus"), r"dtype: expected float32 or float64, got 'bogus'"),
+    (dict(activation=None), r"activation: expected a name or a list of 1 names, got None"),
     (dict(layers=[4, 2, 1]), r"layers: the first size is n_x, the number of features, so expected 3 \(from X's 3 columns\), got 4"),
     (dict(layers=[3, 2, 2]), r"layers: the output layer must have 1 unit"),
     (dict(layers=[3]), r"layers: expected sizes \[n_x, n_1, ..., 1\]"),
@@ -52,7 +55,7 @@ def test_bad_labels(y, message):
     (dict(activation="softmax"), r"activation: expected one of 'sigmoid', 'tanh', 'relu', 'leaky_relu', got 'softmax'"),
     (dict(layers=[3, 2, 2, 1], activation=["relu"]), r"activation: expected one name or a list of 2"),
     (dict(init="zeros"), r"init: expected one of 'small', 'he', 'xavier', 'auto', got 'zeros'"),
-    (dict(dtype="int32"), r"dtype: expected float32 or float64, got dtype\('int32'\)"),
+    (dict(dtype="int32"), r"dtype: expected float32 or float64, got 'int32'"),
 ])
 def test_bad_hyperparameters(options, message):
     with pytest.raises(ValueError, match=message):

@@ -25,7 +25,7 @@ from .registry import EngineUnavailableError
 
 DEVICE_VARIABLE = "FASTNN_CUDA_DEVICE"
 NO_GPU_ADVICE = "on this machine use engine 'numba' or 'numpy', or install an NVIDIA driver"
-NOT_INSTALLED = "CuPy is not installed: pip install 'fastnn[cuda12]' (or [cuda13])"
+NOT_INSTALLED = "CuPy is not installed: pip install cupy-cuda12x (or cupy-cuda13x for a CUDA 13 driver)"
 
 
 @functools.cache

@@ -48,11 +48,11 @@ _instances = {}
 _instances_lock = threading.Lock()
 
 
-def engine_class(name):
+def engine_class(name, argument="engine"):
     """Return the class of engine `name`, importing its module (not its optional packages)."""
     if name not in ENGINE_CLASSES:
         known = ", ".join(repr(n) for n in (*ENGINE_CLASSES, "auto"))
-        raise UnknownEngineError(f"engine: expected one of {known}, got {name!r}")
+        raise UnknownEngineError(f"{argument}: expected one of {known}, got {name!r}")
     module_name, class_name = ENGINE_CLASSES[name]
     return getattr(importlib.import_module(module_name), class_name)
 
@@ -73,19 +73,26 @@ def get_engine(engine=None, **options):
     """
     if isinstance(engine, Engine):
         return engine
+    argument = "engine"
     if engine is None:
         chosen = _context_choice.get() or _global_choice
         if chosen is not None and not options:
             return chosen
-        engine = os.environ.get(ENV_VARIABLE, "auto") if chosen is None else chosen.name
-    name = _resolve_auto(options) if engine == "auto" else engine
-    return _instance(name, options)
+        if chosen is not None:
+            engine = chosen.name
+        else:
+            engine, argument = os.environ.get(ENV_VARIABLE) or "auto", ENV_VARIABLE
+    name = _resolve_auto() if engine == "auto" else engine
+    return _instance(name, options, argument)
 
 
 def use(engine, **options):
-    """Make `engine` the global default for this process and return the instance."""
+    """Make `engine` the global default for this process and return the instance.
+
+    ``use(None)`` forgets the choice: the default is again $FASTNN_ENGINE, else "auto".
+    """
     global _global_choice
-    _global_choice = get_engine(engine, **options)
+    _global_choice = None if engine is None else get_engine(engine, **options)
     return _global_choice
 
 
@@ -99,7 +106,7 @@ def using(engine, **options):
         _context_choice.reset(token)
 
 
-def _resolve_auto(options):
+def _resolve_auto():
     """The first engine of AUTO_ORDER that can run here."""
     for name in AUTO_ORDER:
         if engine_class(name).unavailable_reason() is None:
@@ -107,14 +114,17 @@ def _resolve_auto(options):
     return "numpy"
 
 
-def _instance(name, options):
+def _instance(name, options, argument="engine"):
     """One shared instance per (name, options), created after checking it can run here."""
-    cls = engine_class(name)
+    cls = engine_class(name, argument)
     key = (name, tuple(sorted(options.items())))
     with _instances_lock:
         if key not in _instances:
             reason = cls.unavailable_reason()
             if reason is not None:
                 raise EngineUnavailableError(f"engine {name!r} cannot run here: {reason}")
-            _instances[key] = cls(**options)
+            try:
+                _instances[key] = cls(**options)
+            except TypeError as error:
+                raise ValueError(f"engine {name!r} does not take the options {options}: {error}") from None
         return _instances[key]
