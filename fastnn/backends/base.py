@@ -9,6 +9,8 @@ A faster engine subclasses :class:`Engine` and overrides only the methods it spe
 it never adds public methods of its own (``tests/test_engine_interface.py`` checks this).
 """
 
+import threading
+
 import numpy as np
 
 from ..activations import LEAKY_RELU_SLOPE, check_activation
@@ -20,6 +22,7 @@ class Engine:
     """Base class of all engines; its methods are the portable NumPy-API implementation."""
 
     name = "base"
+    _buffers = threading.local()
 
     @classmethod
     def unavailable_reason(cls):
@@ -108,7 +111,8 @@ class Engine:
         if activation == "relu":
             return xp.maximum(Z, 0, out=out)
         if activation == "leaky_relu":
-            return xp.maximum(Z, LEAKY_RELU_SLOPE * Z, out=out)
+            A = xp.multiply(Z, LEAKY_RELU_SLOPE, out=out)
+            return xp.maximum(Z, A, out=A)
         check_activation(activation)
 
     # -- backward ----------------------------------------------------------------------
@@ -174,7 +178,20 @@ class Engine:
     def sgd_update(self, params, grads, learning_rate):
         """Gradient descent in place, for each pair: param := param - learning_rate * grad."""
         for param, grad in zip(params, grads):
-            param -= learning_rate * grad
+            step = self.xp.multiply(grad, learning_rate, out=self._scratch(grad.shape, grad.dtype))
+            param -= step
+
+    def _scratch(self, shape, dtype):
+        """A buffer reused by every call of this shape and dtype in this thread.
+
+        Fresh temporaries of weight size in each step cost page faults whenever the
+        allocator hands the memory back to the system between steps.
+        """
+        buffers = self._buffers.__dict__.setdefault("by_shape", {})
+        key = (id(self), shape, str(dtype))
+        if key not in buffers:
+            buffers[key] = self.empty(shape, dtype)
+        return buffers[key]
 
     # -- the notes' vectorisation demo ---------------------------------------------------
 

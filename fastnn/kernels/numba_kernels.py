@@ -122,22 +122,6 @@ def half_plus_half(A):
 
 
 @njit(cache=True)
-def cross_entropy_cost(Z, Y):
-    """Mean of max(z, 0) - y z + log(1 + e^-|z|) over flat arrays, in Z's dtype."""
-    t = Z.dtype.type
-    zero = t(0)
-    n = Z.shape[0]
-    total = zero
-    for start in range(0, n, _SUM_BLOCK):
-        partial = zero
-        for k in range(start, min(start + _SUM_BLOCK, n)):
-            z = Z[k]
-            partial += ((z if z > zero else zero) - z * Y[k]) + math.log1p(math.exp(-abs(z)))
-        total += partial
-    return total / t(n)
-
-
-@njit(cache=True)
 def cross_entropy_sum(Z, Y, softplus):
     """Mean of max(z, 0) - y z + softplus[k], with softplus = log1p(exp(-|z|)) made by NumPy."""
     t = Z.dtype.type
