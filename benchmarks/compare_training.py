@@ -19,7 +19,6 @@ contestant (compilation, thread-pool start) is reported apart as "first".
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import time
@@ -32,7 +31,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 import fastnn  # noqa: E402
 from fastnn.backends.registry import ENGINE_CLASSES  # noqa: E402
 from fastnn.bench import available_engines, format_time  # noqa: E402
-from fastnn.machine import cpu_snapshot, describe_machine, format_machine, others_cores  # noqa: E402
+from fastnn.machine import (  # noqa: E402
+    cpu_snapshot,
+    describe_machine,
+    format_machine,
+    others_cores,
+    usable_cores,
+)
 
 NETWORKS = {
     "a": dict(layers=[784, 256, 128, 1], batch_size=128, m=60_000),
@@ -41,11 +46,6 @@ NETWORKS = {
 }
 LEARNING_RATE = 0.01
 PEERS = ("torch", "sklearn")
-
-
-def usable_cores():
-    """Cores this process may run on (what every library's thread count is matched to)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
 def make_data(layers, m, seed=0):

@@ -12,7 +12,6 @@ once on 256 examples (network (c) keeps its 209).
 """
 
 import pytest
-
 from compare_training import NETWORKS, FastnnRunner, make_data, make_runner
 
 SMOKE_M = 256

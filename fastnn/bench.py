@@ -17,7 +17,6 @@ import argparse
 import dataclasses
 import json
 import math
-import os
 import statistics
 import sys
 import time
@@ -26,7 +25,7 @@ import numpy as np
 
 from .backends import engine_class, get_engine
 from .backends.registry import ENGINE_CLASSES
-from .machine import cpu_caches, cpu_snapshot, others_cores
+from .machine import cpu_caches, cpu_snapshot, others_cores, usable_cores
 
 NOTES_N = 1_000_000
 NOTES_LOOP_S = 0.450  # the notes' Python loop at n = 10^6
@@ -417,7 +416,7 @@ def _footnotes(results):
                      f"= {r.bytes_read / r.floor_s / 1e9:.1f} GB/s (median {format_time(typical)}{where})")
     others = results[0].others_cores if results else None
     if others is not None:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        cores = usable_cores()
         warning = ": they compete for the cores, so take these times as upper bounds" if others > 0.2 else ""
         notes.append(f"other processes kept {others:.2f} of {cores} cores busy during the run{warning}")
     for r in results:

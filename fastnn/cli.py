@@ -9,6 +9,8 @@ import numpy as np
 
 from ._version import __version__
 from .activations import ACTIVATIONS
+from .datasets import DATASETS
+from .initializers import INITIALIZERS
 
 
 def main(argv=None):
@@ -51,7 +53,7 @@ def _parser():
 
 def add_train_arguments(parser):
     """Options of ``fastnn train``: data, engine and the notes' hyperparameters."""
-    parser.add_argument("--dataset", default="digits", choices=("digits", "breast_cancer"))
+    parser.add_argument("--dataset", default="digits", choices=tuple(DATASETS))
     parser.add_argument("--engine", default=None, help="numpy, numba, cupy or auto (default: $FASTNN_ENGINE, else auto)")
     parser.add_argument("--hidden", default="16,8", type=_layer_sizes,
                         help="hidden layer sizes n^[1],...,n^[L-1], comma-separated; '' for logistic regression")
@@ -59,7 +61,7 @@ def add_train_arguments(parser):
     parser.add_argument("--learning-rate", type=_positive(float), default=0.1)
     parser.add_argument("--epochs", type=_positive(int), default=300)
     parser.add_argument("--batch-size", type=_positive(int), default=None, help="mini-batch size (default: full batch)")
-    parser.add_argument("--init", default="auto", choices=("small", "he", "xavier", "auto"),
+    parser.add_argument("--init", default="auto", choices=(*INITIALIZERS, "auto"),
                         help="small (the notes' randn * 0.01), he, xavier or auto (per layer: He for ReLUs)")
     parser.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     parser.add_argument("--seed", type=int, default=0)

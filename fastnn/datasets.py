@@ -40,7 +40,8 @@ def flatten_images(images, max_value=255.0):
         raise ValueError(f"images: expected shape (m, height, width, channels), got {images.shape}")
     check_positive(max_value, "max_value")
     channels_first = np.transpose(images, (0, 3, 1, 2))
-    return channels_first.reshape(images.shape[0], -1).astype(np.float64) / max_value
+    dtype = np.float32 if images.dtype == np.float32 else np.float64  # float32 stays float32
+    return channels_first.reshape(images.shape[0], -1).astype(dtype) / dtype(max_value)
 
 
 def train_test_split(X, y, test_size=0.25, seed=0):

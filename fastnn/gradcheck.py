@@ -5,7 +5,13 @@ import numpy as np
 from .activations import layer_activations
 from .backends import get_engine
 from .propagation import backward, forward, from_engine, to_engine
-from .validation import check_features, check_labels, check_parameters, check_positive
+from .validation import (
+    check_features,
+    check_labels,
+    check_parameters,
+    check_positive,
+    layers_of,
+)
 
 
 def gradient_check(parameters, X, y, activations="relu", epsilon=1e-7, engine="numpy"):
@@ -19,8 +25,8 @@ def gradient_check(parameters, X, y, activations="relu", epsilon=1e-7, engine="n
     engine = get_engine(engine)
     X = check_features(X, "X", dtype=np.float64)
     Y = check_labels(y, X.shape[0], "y")
-    L = sum(1 for key in parameters if key.startswith("W"))
-    layers = [X.shape[1]] + [np.shape(parameters.get(f"W{l}", (0,)))[0] for l in range(1, L + 1)]
+    layers = layers_of(parameters, X.shape[1])
+    L = len(layers) - 1
     theta = check_parameters(parameters, layers, np.float64)
     keys = [f"{kind}{l}" for l in range(1, L + 1) for kind in "Wb"]
     acts = layer_activations(activations, L - 1, "activations")

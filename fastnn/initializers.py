@@ -3,7 +3,7 @@ and both dtypes start from the same values."""
 
 import numpy as np
 
-from .validation import as_float_dtype, check_layers
+from .validation import as_float_dtype, check_layers, check_seed
 
 INITIALIZERS = ("small", "he", "xavier")
 
@@ -28,8 +28,9 @@ def initialize_parameters(layer_dims, init="small", seed=0, dtype=np.float64):
     """
     layer_dims = check_layers(layer_dims, "layer_dims")
     dtype = as_float_dtype(dtype)
-    inits = [init] * (len(layer_dims) - 1) if isinstance(init, str) else list(init)
-    if len(inits) != len(layer_dims) - 1:
+    check_seed(seed)
+    inits = [init] * (len(layer_dims) - 1) if isinstance(init, str) else init
+    if not isinstance(inits, (list, tuple)) or len(inits) != len(layer_dims) - 1:
         raise ValueError(f"init: expected one name or a list of {len(layer_dims) - 1} (one per layer), got {init!r}")
     rng = np.random.default_rng(seed)
     parameters = {}

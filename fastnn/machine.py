@@ -22,6 +22,11 @@ ENV_VARIABLES = (
 )
 
 
+def usable_cores():
+    """Cores this process may run on (its CPU affinity), else all logical cores."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
 def describe_machine(gpu=None):
     """Return a JSON-serialisable dict describing this machine and its numerical libraries.
 
@@ -34,7 +39,7 @@ def describe_machine(gpu=None):
         "cpu": cpu_model(),
         "logical_cores": os.cpu_count(),
         "caches": cpu_caches(),
-        "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "usable_cores": usable_cores(),
         "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,  # others' work skews timings
         "platform": platform.platform(),
         "machine": platform.machine(),

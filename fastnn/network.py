@@ -22,6 +22,7 @@ from .validation import (
     check_layers,
     check_parameters,
     check_positive,
+    check_seed,
 )
 
 
@@ -80,7 +81,7 @@ class DeepNetwork:
         `initial_parameters` ({"W1", "b1", ...} in the notes' shapes) replaces the random
         start. Costs are read back from the engine every `report_every` epochs (default:
         1 with a callback, else about 100 times per fit); `callback(epoch, cost)` is then
-        called for each of those epochs, and returning True stops training there.
+        called for each of those epochs, and returning True stops training after that read.
         """
         self._check_hyperparameters()
         _check_fit_options(callback, report_every)
@@ -156,7 +157,9 @@ class DeepNetwork:
     @classmethod
     def load(cls, path, engine=None):
         """Return a trained network read from `path`, ready to predict on `engine`."""
-        parameters, layers, activations, _, settings = load_network(path)
+        parameters, layers, activations, model, settings = load_network(path)
+        if model != cls.__name__:
+            raise ValueError(f"path: holds a {model}, not a {cls.__name__}: use fastnn.load(path)")
         network = cls(**settings, engine=engine)
         network._set_fitted(parameters, layers, [None] + activations, get_engine(engine), [])
         return network
@@ -186,6 +189,7 @@ class DeepNetwork:
     def _check_hyperparameters(self):
         check_positive(self.learning_rate, "learning_rate")
         check_positive(self.epochs, "epochs", integer=True)
+        check_seed(self.seed)
         if self.batch_size is not None:
             check_positive(self.batch_size, "batch_size", integer=True)
         if self.init not in (*INITIALIZERS, "auto"):

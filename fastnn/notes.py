@@ -6,13 +6,22 @@ the same engine code that training uses (fastnn.propagation), on transposed view
 results are identical to DeepNetwork's.
 """
 
+import math
+
 import numpy as np
 
 from .activations import layer_activations
 from .backends import get_engine
 from .initializers import initialize_parameters
 from .propagation import backward, forward, from_engine, to_engine
-from .validation import as_float_dtype, check_features, check_labels, check_parameters, check_positive
+from .validation import (
+    as_float_dtype,
+    check_features,
+    check_labels,
+    check_parameters,
+    check_positive,
+    layers_of,
+)
 
 __all__ = [
     "initialize_parameters",
@@ -36,13 +45,13 @@ def forward_propagation(X, parameters, activations="relu", engine=None):
     engine = get_engine(engine)
     X_rows = check_features(np.asarray(X).T, "X (transposed: examples are its columns)")
     _check_orientation(X_rows, parameters)
-    layers, weights, biases = _parameters_on(engine, parameters, X_rows.shape[1], X_rows.dtype)
+    layers, checked = _checked_parameters(parameters, X_rows.shape[1], X_rows.dtype)
     acts = layer_activations(activations, len(layers) - 2, "activations")
-    Z, A = forward(engine, weights, biases, acts, engine.asarray(X_rows))
+    Z, A = forward(engine, *to_engine(engine, checked), acts, engine.asarray(X_rows))
     caches = []
     for l in range(1, len(layers)):
-        caches.append({"A_prev": engine.to_numpy(A[l - 1]).T, "W": parameters[f"W{l}"],
-                       "b": parameters[f"b{l}"], "Z": engine.to_numpy(Z[l]).T, "activation": acts[l]})
+        caches.append({"A_prev": engine.to_numpy(A[l - 1]).T, "W": checked[f"W{l}"],
+                       "b": checked[f"b{l}"], "Z": engine.to_numpy(Z[l]).T, "activation": acts[l]})
     return engine.to_numpy(A[-1]).T, caches
 
 
@@ -73,7 +82,7 @@ def backward_propagation(AL, Y, caches, engine=None):
     l = L..1; grads has the shapes of the parameters.
     """
     engine = get_engine(engine)
-    dtype = caches[0]["W"].dtype
+    dtype = np.asarray(caches[0]["A_prev"]).dtype
     Y = engine.asarray(_label_row(Y, np.asarray(AL).size, dtype))
     acts = [None] + [cache["activation"] for cache in caches]
     weights = [None] + [engine.asarray(np.asarray(cache["W"], dtype=dtype)) for cache in caches]
@@ -94,7 +103,8 @@ def update_parameters(parameters, grads, learning_rate, engine=None):
         if np.shape(grads["d" + key]) != np.shape(parameters[key]):
             raise ValueError(f"grads['d{key}']: expected shape {np.shape(parameters[key])} (that of {key}), "
                              f"got {np.shape(grads['d' + key])}")
-    updated = [engine.asarray(np.array(parameters[key])) for key in keys]
+    updated = [engine.asarray(np.array(parameters[key], dtype=np.result_type(parameters[key], np.float32)))
+               for key in keys]
     engine.sgd_update(updated, [engine.asarray(np.asarray(grads["d" + key])) for key in keys], learning_rate)
     return {key: engine.to_numpy(value) for key, value in zip(keys, updated)}
 
@@ -106,15 +116,16 @@ def logistic_gradients_loop(w, b, X, Y):
     This is the slow form the notes replace by logistic_gradients_vectorized.
     """
     n_x, m = _check_logistic_shapes(w, X, Y)
-    cost, dw, db = 0.0, np.zeros(n_x), 0.0
+    cost, dw, db = 0.0, np.zeros(n_x, dtype=np.result_type(X, w, np.float32)), 0.0
     for i in range(m):
         z = float(np.dot(w[:, 0], X[:, i])) + b
-        a = 1.0 / (1.0 + np.exp(-z))
-        cost += -(Y[0, i] * np.log(a) + (1 - Y[0, i]) * np.log(1 - a))
-        dz = a - Y[0, i]
+        y = float(Y[0, i])
+        a = math.tanh(z / 2) / 2 + 0.5  # sigma(z), computed so it cannot overflow
+        cost += max(z, 0.0) - y * z + math.log1p(math.exp(-abs(z)))  # -[y log a + (1-y) log(1-a)]
+        dz = a - y
         dw += X[:, i] * dz
         db += dz
-    return float(cost / m), (dw / m).reshape(n_x, 1), float(db / m)
+    return cost / m, (dw / m).reshape(n_x, 1), db / m
 
 
 def logistic_gradients_vectorized(w, b, X, Y, engine=None):
@@ -124,10 +135,13 @@ def logistic_gradients_vectorized(w, b, X, Y, engine=None):
     compute_cost and backward_propagation with no hidden layer.
     """
     _check_logistic_shapes(w, X, Y)
+    engine = get_engine(engine)
     parameters = {"W1": np.asarray(w).T, "b1": np.reshape(b, (1, 1)).astype(np.asarray(w).dtype)}
     AL, caches = forward_propagation(X, parameters, [], engine)
     grads = backward_propagation(AL, Y, caches, engine)
-    return compute_cost(AL, Y, engine), grads["dW1"].T, grads["db1"].item()
+    Z, Y_column = engine.asarray(caches[-1]["Z"].T), engine.asarray(_label_row(Y, AL.size, AL.dtype))
+    cost = float(engine.to_numpy(engine.cross_entropy_cost(Z, Y_column)))  # from z: exact for any z
+    return cost, grads["dW1"].T, grads["db1"].item()
 
 
 def computation_graph_example(a, b, c):
@@ -146,14 +160,10 @@ def computation_graph_example(a, b, c):
     return J, {"a": dJ_da, "b": dJ_du * c, "c": dJ_du * b}
 
 
-def _parameters_on(engine, parameters, n_x, dtype):
-    """Check parameters against X; return (layers, weights, biases) with lists on `engine`."""
-    L = sum(1 for key in parameters if key.startswith("W"))
-    if L == 0:
-        raise ValueError("parameters: expected keys W1, b1, ..., WL, bL, got none")
-    layers = [n_x] + [(np.shape(parameters.get(f"W{l}", ())) or (0,))[0] for l in range(1, L + 1)]
-    checked = check_parameters(parameters, layers, as_float_dtype(dtype), "parameters")
-    return (layers, *to_engine(engine, checked))
+def _checked_parameters(parameters, n_x, dtype):
+    """Check parameters against X; return (layers, copies of the parameters in `dtype`)."""
+    layers = layers_of(parameters, n_x)
+    return layers, check_parameters(parameters, layers, as_float_dtype(dtype), "parameters")
 
 
 def _check_orientation(X_rows, parameters):
@@ -169,6 +179,8 @@ def _check_orientation(X_rows, parameters):
 
 def _check_logistic_shapes(w, X, Y):
     """w must be (n_x, 1) and Y (1, m) for X of (n_x, m); return (n_x, m)."""
+    if np.ndim(X) != 2:
+        raise ValueError(f"X: expected shape (n_x, m), examples as columns, got {np.shape(X)}")
     n_x, m = np.shape(X)
     if np.shape(w) != (n_x, 1):
         raise ValueError(f"w: expected shape ({n_x}, 1), a column of n_x weights, got {np.shape(w)}")

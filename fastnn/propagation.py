@@ -26,8 +26,11 @@ class Workspace:
 
 
 def to_engine(engine, parameters):
-    """Return (weights, biases): lists indexed from 1 of W^[l] and b^[l] as `engine` arrays."""
-    L = sum(1 for key in parameters if key.startswith("W"))
+    """Return (weights, biases): lists indexed from 1 of W^[l] and b^[l] as `engine` arrays.
+
+    `parameters` holds exactly W1, b1, ..., WL, bL (as check_parameters returns them).
+    """
+    L = len(parameters) // 2
     weights = [None] + [engine.asarray(parameters[f"W{l}"]) for l in range(1, L + 1)]
     biases = [None] + [engine.asarray(parameters[f"b{l}"]) for l in range(1, L + 1)]
     return weights, biases

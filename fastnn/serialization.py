@@ -43,7 +43,7 @@ def load_network(path):
 
 
 def _json_value(value):
-    """NumPy scalars and dtypes as plain JSON values."""
-    if isinstance(value, np.generic):
-        return value.item()
+    """NumPy scalars, arrays and dtypes as plain JSON values."""
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
     return np.dtype(value).name

@@ -23,7 +23,7 @@ def train(engine, weights, biases, activations, X, Y, *, learning_rate, epochs, 
     """
     loop = _Loop(engine, weights, biases, activations, X, Y, learning_rate, batch_size)
     bar = ProgressBar(epochs, enabled=progress)
-    report_every = report_every or max(1, epochs // 100)
+    report_every = report_every or -(-epochs // 100)  # at most 100 reads a fit
     rng = np.random.default_rng(seed)
     epoch_costs = engine.empty((epochs,), X.dtype)
     history = []
@@ -69,6 +69,12 @@ class _Loop:
         self.units = [X.shape[1]] + [W.shape[0] for W in weights[1:]]
         self.model = (weights, biases, activations, learning_rate)
         self.steps = {}
+        # Each batch's cost goes into a slot; one dot with the batch fractions gives the epoch's mean.
+        starts = range(0, self.m, self.batch_size)
+        fractions = np.array([min(self.batch_size, self.m - start) for start in starts]) / self.m
+        self.batch_fractions = engine.asarray(fractions.astype(X.dtype))
+        self.batch_costs = engine.empty(fractions.shape, X.dtype)
+        self.rows_in_order = None
 
     def run_epoch(self, rng):
         """One pass over the data (shuffled when `rng` is given); returns its mean cost on the engine."""
@@ -76,17 +82,20 @@ class _Loop:
             workspace, step = self._step_for(self.m)
             step()
             return workspace.cost
-        order = rng.permutation(self.m) if rng is not None else np.arange(self.m)
-        rows = self.engine.asarray(order)
-        total = 0
-        for start in range(0, self.m, self.batch_size):
+        rows = self.engine.asarray(rng.permutation(self.m)) if rng is not None else self._rows_in_order()
+        for batch, start in enumerate(range(0, self.m, self.batch_size)):
             batch_rows = rows[start:start + self.batch_size]
             workspace, step = self._step_for(batch_rows.shape[0])
             self.engine.take_rows(self.X, batch_rows, out=workspace.X)
             self.engine.take_rows(self.Y, batch_rows, out=workspace.Y)
             step()
-            total = total + workspace.cost * (batch_rows.shape[0] / self.m)
-        return total
+            self.batch_costs[batch] = workspace.cost
+        return self.engine.xp.dot(self.batch_costs, self.batch_fractions)
+
+    def _rows_in_order(self):
+        if self.rows_in_order is None:
+            self.rows_in_order = self.engine.asarray(np.arange(self.m))
+        return self.rows_in_order
 
     def _step_for(self, m):
         if m not in self.steps:

@@ -81,6 +81,13 @@ def check_positive(value, argument, integer=False):
     return value
 
 
+def check_seed(seed, argument="seed"):
+    """Return `seed` if it is a non-negative integer (what NumPy's generators accept)."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"{argument}: expected a non-negative integer, got {seed!r}")
+    return seed
+
+
 def check_layers(layers, argument="layers"):
     """Return layer sizes [n_x, n_1, ..., 1] as a list of positive ints ending in one output."""
     if isinstance(layers, (str, bytes)) or not hasattr(layers, "__len__") or len(layers) < 2:
@@ -93,6 +100,14 @@ def check_layers(layers, argument="layers"):
             f"{argument}: the output layer must have 1 unit (binary classification), got {layers[-1]}"
         )
     return [int(size) for size in layers]
+
+
+def layers_of(parameters, n_x, argument="parameters"):
+    """Layer sizes [n_x, n^[1], ..., n^[L]] read off parameters {"W1": ..., "WL": ...}."""
+    L = sum(1 for key in parameters if str(key).startswith("W"))
+    if L == 0:
+        raise ValueError(f"{argument}: expected keys W1, b1, ..., WL, bL, got {sorted(map(str, parameters))}")
+    return [n_x] + [(np.shape(parameters.get(f"W{l}", ())) or (0,))[0] for l in range(1, L + 1)]
 
 
 def check_parameters(parameters, layers, dtype, argument="parameters"):

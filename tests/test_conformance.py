@@ -215,3 +215,27 @@ def test_training_run_ends_at_the_reference_cost(fast_engine, dtype, batch_size)
     for key, value in reference_net.parameters_.items():
         assert engine_net.parameters_[key].dtype == dtype
         np.testing.assert_allclose(engine_net.parameters_[key], value, **TOLERANCE[dtype])
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("size", [(3, 4), (64, 40)], ids=["small", "large"])
+def test_outputs_may_overwrite_their_inputs(engine, dtype, activation, size):
+    """out=Z, out=dA and out=A give the same results as fresh outputs."""
+    rng = np.random.default_rng(11)
+    Z, dA = random(rng, size, dtype, 2.0), random(rng, size, dtype)
+    A_ref = reference.activation(Z, activation)
+    dZ_ref = reference.backprop_activation(dA, A_ref, activation)
+    Z_engine = engine.asarray(Z.copy())
+    assert_same(engine, engine.activation(Z_engine, activation, out=Z_engine), A_ref, dtype)
+    for overwritten in ("dA", "A"):
+        dA_engine, A_engine = engine.asarray(dA.copy()), engine.asarray(A_ref.copy())
+        out = dA_engine if overwritten == "dA" else A_engine
+        assert_same(engine, engine.backprop_activation(dA_engine, A_engine, activation, out=out), dZ_ref, dtype)
+
+
+def test_integer_labels_keep_the_float_dtype(engine, dtype):
+    Z = np.array([[0.5], [-1.0]], dtype=dtype)
+    Y = np.array([[1], [0]])
+    A = reference.activation(Z, "sigmoid")
+    assert engine.to_numpy(engine.cross_entropy_cost(engine.asarray(Z), engine.asarray(Y))).dtype == dtype
+    assert engine.to_numpy(engine.backprop_sigmoid_cross_entropy(engine.asarray(A), engine.asarray(Y))).dtype == dtype

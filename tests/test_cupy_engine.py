@@ -11,14 +11,12 @@ import sys
 import numpy as np
 import pytest
 
-from fastnn.testing import engine_or_skip
-
 import fastnn
-from fastnn.backends import Engine, EngineUnavailableError, get_engine
-from fastnn.backends import cupy_engine
+from fastnn.backends import Engine, EngineUnavailableError, cupy_engine, get_engine
 from fastnn.backends.cupy_engine import CupyEngine
 from fastnn.backends.numpy_engine import NumpyEngine
 from fastnn.propagation import Workspace, to_engine, training_step
+from fastnn.testing import engine_or_skip
 
 ACTIVATION_NAMES = ("sigmoid", "tanh", "relu", "leaky_relu")
 

@@ -172,3 +172,12 @@ def test_score_checks_the_labels():
     with pytest.raises(ValueError, match=r"y: expected 40 labels"):
         net.score(X, y[:-1])
     assert net.n_features_in_ == 2 and list(net.classes_) == [0, 1]
+
+
+def test_saving_works_for_layers_given_as_an_array(tmp_path):
+    X, y = fastnn.datasets.make_flower(m=40)
+    net = DeepNetwork(np.array([2, 3, 1]), epochs=2, engine="numpy").fit(X, y)
+    loaded = fastnn.load(net.save(tmp_path / "net.npz"), engine="numpy")
+    np.testing.assert_array_equal(loaded.predict_proba(X), net.predict_proba(X))
+    with pytest.raises(ValueError, match="path: holds a DeepNetwork, not a LogisticRegression"):
+        LogisticRegression.load(tmp_path / "net.npz")

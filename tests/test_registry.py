@@ -7,7 +7,12 @@ import threading
 import pytest
 
 import fastnn
-from fastnn.backends import EngineUnavailableError, UnknownEngineError, engine_class, get_engine
+from fastnn.backends import (
+    EngineUnavailableError,
+    UnknownEngineError,
+    engine_class,
+    get_engine,
+)
 
 
 def test_engines_lists_every_engine_with_a_reason_when_unavailable():

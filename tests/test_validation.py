@@ -86,3 +86,20 @@ def test_initial_parameters_are_checked():
 def test_integer_and_boolean_inputs_are_accepted_as_numbers():
     net = fit(X=(X_GOOD > 0).astype(int), y=Y_GOOD.astype(bool))
     assert net.parameters_["W1"].dtype == np.float64
+
+
+@pytest.mark.parametrize("seed", [-1, "a", 1.5, True])
+def test_bad_seeds_are_named(seed):
+    with pytest.raises(ValueError, match=r"seed: expected a non-negative integer"):
+        fit(seed=seed)
+
+
+@pytest.mark.parametrize("name", [["numpy"], {}, 3])
+def test_engine_names_that_are_not_strings(name):
+    with pytest.raises(fastnn.UnknownEngineError, match="engine: expected one of"):
+        fastnn.get_engine(name)
+
+
+def test_flatten_images_keeps_float32():
+    assert fastnn.datasets.flatten_images(np.zeros((2, 4, 4, 3), np.float32), 1.0).dtype == np.float32
+    assert fastnn.datasets.flatten_images(np.zeros((2, 4, 4, 3), np.uint8)).dtype == np.float64

@@ -15,14 +15,14 @@ import numpy as np
 
 from ..activations import LEAKY_RELU_SLOPE, check_activation
 
-FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+# Weight shapes whose update buffer each thread keeps (a network has two per layer).
+_MAX_SCRATCH_BUFFERS = 32
 
 
 class Engine:
     """Base class of all engines; its methods are the portable NumPy-API implementation."""
 
     name = "base"
-    _buffers = threading.local()
 
     @classmethod
     def unavailable_reason(cls):
@@ -111,8 +111,7 @@ class Engine:
         if activation == "relu":
             return xp.maximum(Z, 0, out=out)
         if activation == "leaky_relu":
-            A = xp.multiply(Z, LEAKY_RELU_SLOPE, out=out)
-            return xp.maximum(Z, A, out=A)
+            return xp.maximum(Z, LEAKY_RELU_SLOPE * Z, out=out)
         check_activation(activation)
 
     # -- backward ----------------------------------------------------------------------
@@ -122,29 +121,26 @@ class Engine:
 
         sigmoid: a (1 - a); tanh: 1 - a^2; relu: 1 if z > 0 else 0; leaky relu: 1 if z > 0
         else 0.01. For both ReLUs, z > 0 exactly when a > 0, so Z need not be kept.
+        `out` may be dA or A itself: g'(Z) is formed before anything is written.
         """
         xp = self.xp
         if activation == "sigmoid":
-            dZ = xp.subtract(1, A, out=out)
-            dZ *= A
-            dZ *= dA
-            return dZ
-        if activation == "tanh":
-            dZ = xp.multiply(A, A, out=out)
-            xp.subtract(1, dZ, out=dZ)
-            dZ *= dA
-            return dZ
-        if activation == "relu":
-            return xp.multiply(dA, A > 0, out=out)
-        if activation == "leaky_relu":
-            dZ = xp.multiply(dA, LEAKY_RELU_SLOPE, out=out)
-            xp.copyto(dZ, dA, where=A > 0)
-            return dZ
-        check_activation(activation)
+            derivative = 1 - A
+            derivative *= A
+        elif activation == "tanh":
+            derivative = A * A
+            xp.subtract(1, derivative, out=derivative)
+        elif activation == "relu":
+            derivative = A > 0
+        elif activation == "leaky_relu":
+            derivative = xp.where(A > 0, A.dtype.type(1), A.dtype.type(LEAKY_RELU_SLOPE))
+        else:
+            check_activation(activation)
+        return xp.multiply(dA, derivative, out=out)
 
     def backprop_sigmoid_cross_entropy(self, A, Y, out=None):
         """Return the output layer's dZ^[L] = A^[L] - Y (sigmoid and cross-entropy, fused)."""
-        return self.xp.subtract(A, Y, out=out)
+        return self.xp.subtract(A, self.xp.asarray(Y, dtype=A.dtype), out=out)
 
     def cross_entropy_cost(self, Z, Y, out=None):
         """Return the cost J = (1/m) sum L(y_hat, y) as a 0-d array, from the logits Z = Z^[L].
@@ -153,6 +149,7 @@ class Engine:
         max(z, 0) - y z + log(1 + e^-|z|), which is finite for every finite z.
         """
         xp = self.xp
+        Y = xp.asarray(Y, dtype=Z.dtype)  # labels may come as integers; keep Z's precision
         losses = xp.maximum(Z, 0) - Z * Y + xp.log1p(xp.exp(-xp.abs(Z)))
         return xp.mean(losses, out=out)
 
@@ -187,9 +184,11 @@ class Engine:
         Fresh temporaries of weight size in each step cost page faults whenever the
         allocator hands the memory back to the system between steps.
         """
-        buffers = self._buffers.__dict__.setdefault("by_shape", {})
-        key = (id(self), shape, str(dtype))
+        buffers = self.__dict__.setdefault("_thread_buffers", threading.local()).__dict__
+        key = (shape, str(dtype))
         if key not in buffers:
+            if len(buffers) >= _MAX_SCRATCH_BUFFERS:  # a run of many shapes: start afresh
+                buffers.clear()
             buffers[key] = self.empty(shape, dtype)
         return buffers[key]
 

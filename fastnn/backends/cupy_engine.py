@@ -20,7 +20,8 @@ import numpy as np
 
 from ..activations import LEAKY_RELU_SLOPE, activation_code
 from ..kernels import cuda as kernels
-from .base import FLOAT_DTYPES, Engine
+from ..validation import FLOAT_DTYPES
+from .base import Engine
 from .registry import EngineUnavailableError
 
 DEVICE_VARIABLE = "FASTNN_CUDA_DEVICE"

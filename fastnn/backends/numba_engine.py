@@ -15,7 +15,8 @@ into Numba's disk cache; importing this module compiles nothing.
 import numpy as np
 
 from ..activations import LEAKY_RELU_SLOPE, activation_code
-from .base import FLOAT_DTYPES, Engine
+from ..validation import FLOAT_DTYPES
+from .base import Engine
 
 try:
     from ..kernels import numba_kernels as _kernels
@@ -41,17 +42,17 @@ def _ready(dtype, *arrays):
         return False
     for a in arrays:
         if a is not None and not (
-            type(a) is np.ndarray and a.dtype == dtype and a.flags.c_contiguous
+            isinstance(a, np.ndarray) and a.dtype == dtype and a.flags.c_contiguous
         ):
             return False
     return True
 
 
 def _contiguous(x, dtype):
-    """`x` itself when it is a C-contiguous ndarray of `dtype`, else a C-contiguous copy;
+    """`x` as a C-contiguous plain ndarray of `dtype` (a copy only when needed);
     None when `x` is an array of another dtype (the caller then falls back)."""
-    if type(x) is np.ndarray and x.dtype == dtype:
-        return x if x.flags.c_contiguous else np.ascontiguousarray(x)
+    if isinstance(x, np.ndarray) and x.dtype == dtype:
+        return np.ascontiguousarray(x)
     return None
 
 
@@ -178,7 +179,7 @@ class NumbaEngine(Engine):
                     and param.shape == grad.shape:
                 _kernels.sgd_update(param.reshape(-1), grad.reshape(-1), float(learning_rate))
             else:
-                param -= learning_rate * grad
+                super().sgd_update([param], [grad], learning_rate)
 
     # -- the notes' vectorisation demo ---------------------------------------------------
 
@@ -192,7 +193,3 @@ class NumbaEngine(Engine):
             return super().dot_loop(w, x, b)
         # The kernel returns a Python float; a float32 sum converts back exactly.
         return dtype.type(_kernels.dot_loop(w_c, x_c)) + b
-
-    def dot_vectorized(self, w, x, b):
-        """z = w.x + b as one vectorised call (np.dot in the notes): BLAS is the fastest form."""
-        return np.dot(w, x) + b

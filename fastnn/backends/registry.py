@@ -50,7 +50,7 @@ _instances_lock = threading.Lock()
 
 def engine_class(name, argument="engine"):
     """Return the class of engine `name`, importing its module (not its optional packages)."""
-    if name not in ENGINE_CLASSES:
+    if not isinstance(name, str) or name not in ENGINE_CLASSES:
         known = ", ".join(repr(n) for n in (*ENGINE_CLASSES, "auto"))
         raise UnknownEngineError(f"{argument}: expected one of {known}, got {name!r}")
     module_name, class_name = ENGINE_CLASSES[name]
