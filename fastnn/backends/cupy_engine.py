@@ -108,7 +108,6 @@ class _CapturedStep:
         self._engine = engine
         self._step = step
         self._graph = None
-        self._pending = use_graph
         self.mode = "pending" if use_graph else "eager"
         self.reason = reason
 
@@ -116,8 +115,8 @@ class _CapturedStep:
         if self._graph is not None:
             with _cupy().cuda.Device(self._engine._device):
                 self._graph.launch(_cupy().cuda.get_current_stream())
-        elif self._pending:
-            self._pending = False
+        elif self.mode == "pending":
+            self.mode = "eager"  # stays so if the warm-up or the capture raises
             self._warm_up_and_capture()
         else:
             self._step()
