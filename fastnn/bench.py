@@ -137,12 +137,17 @@ def _cpu_stream_reader():
 
 def _floor_variants(engine, w, x):
     """[(run, description, scale)]: ways to stream the bytes of w and x once on `engine`'s
-    device; the floor is the fastest of them, its time multiplied by `scale`."""
-    if engine.xp is np:
+    device; the floor is the fastest of them, its time multiplied by `scale`.
+
+    `w` and `x` are host (NumPy) arrays; every operation on the device's arrays is an
+    engine method, which runs it on the engine's own device.
+    """
+    if engine.device_kind == "cpu":
         try:
             read, serial = _cpu_stream_reader()
         except ImportError:
             return []
+        # The CPU floor reads the host arrays: the same bytes, in the same memory.
         # All threads win on large n; one thread wins on small n, where waking the pool
         # costs more than the read itself.
         threads, zero = _numba_threads(), w.dtype.type(0)
@@ -150,10 +155,9 @@ def _floor_variants(engine, w, x):
                 (lambda: serial(w, x, zero), "numba 1-thread streaming read", 1.0)]
     # On a GPU: a device-to-device copy of the same bytes reads them once and writes them
     # once, so reading alone takes half the copy's time (bandwidth = 2 bytes / time).
-    xp = engine.xp
-    src = xp.concatenate([w, x])
+    src = engine.asarray(np.concatenate([w, x]))
     dst = engine.empty(src.shape, src.dtype)
-    return [(lambda: xp.copyto(dst, src), "device memcpy (read+write) / 2", 0.5)]
+    return [(lambda: engine.copy(src, out=dst), "device memcpy (read+write) / 2", 0.5)]
 
 
 def _numba_threads():
@@ -271,10 +275,10 @@ def _compare_one(n, dtype, instances, repeats, loop_max, loop_budget, pause, see
         tag = f"n={n:,} {dtype.name} {engine.name}"
         ew, ex = engine.asarray(w), engine.asarray(x)
         engine.synchronize()
-        floor_key = "floor:" + ("cpu" if engine.xp is np else engine.device)
+        floor_key = "floor:" + ("cpu" if engine.device_kind == "cpu" else engine.device)
         if floor_key not in floors:
             write(f"{tag}: first call of the floor")
-            floors[floor_key] = _floor_tasks(engine, ew, ex, floor_key)
+            floors[floor_key] = _floor_tasks(engine, w, x, floor_key)
             tasks += floors[floor_key]
         write(f"{tag}: first call of dot_vectorized")
         vec = _Task((engine.name, "vec"), engine, lambda e=engine, a=ew, c=ex: e.dot_vectorized(a, c, BIAS), None)
@@ -292,7 +296,9 @@ def _compare_one(n, dtype, instances, repeats, loop_max, loop_budget, pause, see
 
 
 def _floor_tasks(engine, w, x, key):
-    """The floor's tasks on `engine`'s device (none without numba on a CPU), first calls timed."""
+    """The floor's tasks on `engine`'s device (none without numba on a CPU), first calls timed.
+
+    `w` and `x` are the host arrays."""
     tasks = []
     for run, method, scale in _floor_variants(engine, w, x):
         # Cheap calls: a burst of samples per round for a reliable minimum.

@@ -3,3 +3,11 @@
 
 class TrainingDiverged(FloatingPointError):
     """The cost became NaN or inf during training; the weights are not returned."""
+
+
+class UnknownEngineError(ValueError):
+    """An engine name that fastnn does not know."""
+
+
+class EngineUnavailableError(RuntimeError):
+    """A known engine that cannot run on this machine (a package or a GPU is missing)."""

@@ -1,14 +1,19 @@
 """Helpers for test suites (ours and yours): every engine as a pytest parameter.
 
-GPU engines carry the ``gpu`` marker and skip, with the reason printed, where they cannot
-run; every other engine must run. pytest is imported only when these are called.
+GPU engines (``device_kind == "gpu"`` on the engine class) carry the ``gpu`` marker and
+skip, with the reason printed, where they cannot run; every other engine must run. pytest
+is imported only when these are called.
 """
 
 from .backends import engine_class, get_engine
 from .backends.registry import ENGINE_CLASSES
 
 ENGINE_NAMES = tuple(ENGINE_CLASSES)
-GPU_ENGINES = ("cupy",)
+
+
+def is_gpu_engine(name):
+    """Whether engine `name` keeps its arrays on a GPU (imports its module, not CuPy)."""
+    return engine_class(name).device_kind == "gpu"
 
 
 def engine_or_skip(name):
@@ -16,7 +21,7 @@ def engine_or_skip(name):
     import pytest
 
     reason = engine_class(name).unavailable_reason()
-    if reason is not None and name in GPU_ENGINES:
+    if reason is not None and is_gpu_engine(name):
         pytest.skip(f"{name} engine skipped: {reason}")
     return get_engine(name)
 
@@ -25,4 +30,4 @@ def engine_params(names=ENGINE_NAMES):
     """pytest.param objects for `names`, with the ``gpu`` marker on GPU engines."""
     import pytest
 
-    return [pytest.param(n, id=n, marks=[pytest.mark.gpu] if n in GPU_ENGINES else []) for n in names]
+    return [pytest.param(n, id=n, marks=[pytest.mark.gpu] if is_gpu_engine(n) else []) for n in names]

@@ -31,7 +31,7 @@ def train(engine, weights, biases, activations, X, Y, *, learning_rate, epochs, 
         # A diverging run overflows on the way; _report turns that into one clear error.
         with np.errstate(over="ignore", invalid="ignore"):
             for epoch in range(epochs):
-                epoch_costs[epoch] = loop.run_epoch(rng if shuffle else None)
+                engine.store(epoch_costs, epoch, loop.run_epoch(rng if shuffle else None))
                 if (epoch + 1) % report_every == 0 or epoch + 1 == epochs:
                     if _report(engine, epoch_costs[len(history):epoch + 1], history, learning_rate, callback):
                         break
@@ -89,8 +89,8 @@ class _Loop:
             self.engine.take_rows(self.X, batch_rows, out=workspace.X)
             self.engine.take_rows(self.Y, batch_rows, out=workspace.Y)
             step()
-            self.batch_costs[batch] = workspace.cost
-        return self.engine.xp.dot(self.batch_costs, self.batch_fractions)
+            self.engine.store(self.batch_costs, batch, workspace.cost)
+        return self.engine.weighted_sum(self.batch_costs, self.batch_fractions)
 
     def _rows_in_order(self):
         if self.rows_in_order is None:

@@ -7,6 +7,9 @@ notes' equation transposed, e.g. Z^T = A_prev^T W^T + b^T for Z = W A_prev + b.
 
 A faster engine subclasses :class:`Engine` and overrides only the methods it speeds up;
 it never adds public methods of its own (``tests/test_engine_interface.py`` checks this).
+Code outside the engines (the training loop, the benchmarks) never operates on engine
+arrays itself: it calls engine methods, so an engine can run the work where its arrays
+live (``tests/test_layering.py`` checks this).
 """
 
 import threading
@@ -23,6 +26,7 @@ class Engine:
     """Base class of all engines; its methods are the portable NumPy-API implementation."""
 
     name = "base"
+    device_kind = "cpu"  # "cpu" or "gpu": where the arrays live (GPU engines' tests carry the gpu marker)
 
     @classmethod
     def unavailable_reason(cls):
@@ -74,6 +78,21 @@ class Engine:
     def take_rows(self, X, rows, out=None):
         """Gather examples `rows` of X (a mini-batch); rows are examples, so this copies blocks."""
         return self.xp.take(X, rows, axis=0, out=out)
+
+    def copy(self, x, out=None):
+        """Return a copy of `x` (written into `out` when given), on this engine's device."""
+        if out is None:
+            return self.xp.array(x, copy=True)
+        self.xp.copyto(out, x)
+        return out
+
+    def store(self, array, index, value):
+        """array[index] = value, where both live: a cost into its slot, never read back here."""
+        array[index] = value
+
+    def weighted_sum(self, values, weights):
+        """Return the sum of values[i] * weights[i] as an engine scalar (an epoch's mean batch cost)."""
+        return self.xp.dot(values, weights)
 
     # -- forward -----------------------------------------------------------------------
 

@@ -19,10 +19,10 @@ import threading
 import numpy as np
 
 from ..activations import LEAKY_RELU_SLOPE, activation_code
+from ..errors import EngineUnavailableError
 from ..kernels import cuda as kernels
 from ..validation import FLOAT_DTYPES
 from .base import Engine
-from .registry import EngineUnavailableError
 
 DEVICE_VARIABLE = "FASTNN_CUDA_DEVICE"
 NO_GPU_ADVICE = "on this machine use engine 'numba' or 'numpy', or install an NVIDIA driver"
@@ -185,6 +185,7 @@ class CupyEngine(Engine):
     """
 
     name = "cupy"
+    device_kind = "gpu"
 
     def __init__(self, device=None, graph=None):
         if graph not in (None, True, False):
@@ -269,8 +270,15 @@ class CupyEngine(Engine):
             return cupy.asarray(x, dtype=dtype)
 
     def to_numpy(self, x):
-        """Return `x` as a NumPy array on the host (waits for the GPU when `x` lives there)."""
-        return _cupy().asnumpy(x)
+        """Return `x` as a NumPy array on the host (waits for the GPU when `x` lives there).
+
+        The copy is queued on the stream of the device `x` lives on, after the work there.
+        """
+        cupy = _cupy()
+        if not isinstance(x, cupy.ndarray):
+            return np.asarray(x)
+        with x.device:
+            return cupy.asnumpy(x)
 
     def synchronize(self):
         """Wait until all work queued on this engine's device is done."""
@@ -290,6 +298,26 @@ class CupyEngine(Engine):
             if not isinstance(rows, cupy.ndarray):
                 rows = cupy.asarray(rows)
             return cupy.take(X, rows, axis=0, out=out)
+
+    def copy(self, x, out=None):
+        """Return a copy of `x` (into `out` when given) on this engine's device: a memcpy when contiguous."""
+        cupy = _cupy()
+        with cupy.cuda.Device(self._device):
+            if out is None:
+                return cupy.array(x, copy=True)
+            cupy.copyto(out, x)
+            return out
+
+    def store(self, array, index, value):
+        """array[index] = value on this engine's device and stream (a device-to-device copy)."""
+        with _cupy().cuda.Device(self._device):
+            array[index] = value
+
+    def weighted_sum(self, values, weights):
+        """Return the sum of values[i] * weights[i] as a 0-d device array (cuBLAS dot)."""
+        cupy = _cupy()
+        with cupy.cuda.Device(self._device):
+            return cupy.dot(values, weights)
 
     # -- forward -----------------------------------------------------------------------
 

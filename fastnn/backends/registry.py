@@ -14,6 +14,7 @@ import os
 import threading
 from dataclasses import dataclass
 
+from ..errors import EngineUnavailableError, UnknownEngineError
 from .base import Engine
 
 ENGINE_CLASSES = {
@@ -23,14 +24,6 @@ ENGINE_CLASSES = {
 }
 AUTO_ORDER = ("cupy", "numba", "numpy")
 ENV_VARIABLE = "FASTNN_ENGINE"
-
-
-class UnknownEngineError(ValueError):
-    """An engine name that fastnn does not know."""
-
-
-class EngineUnavailableError(RuntimeError):
-    """A known engine that cannot run on this machine (a package or a GPU is missing)."""
 
 
 @dataclass(frozen=True)
