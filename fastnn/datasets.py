@@ -10,6 +10,7 @@ from importlib import resources
 
 import numpy as np
 
+from .seeding import random_generator
 from .validation import check_features, check_labels, check_positive
 
 
@@ -32,16 +33,15 @@ class Dataset:
 def flatten_images(images, max_value=255.0):
     """Return images (m, height, width, channels) as rows (m, h*w*c) scaled to [0, 1].
 
-    As in the notes, each row holds all values of the first channel (red), then the
-    second (green), then the third (blue).
+    As the course does, x.reshape(m, -1) / 255: each row keeps a pixel's channel values
+    together (red, green, blue of the first pixel, then of the second, ...).
     """
     images = np.asarray(images)
     if images.ndim != 4:
         raise ValueError(f"images: expected shape (m, height, width, channels), got {images.shape}")
     check_positive(max_value, "max_value")
-    channels_first = np.transpose(images, (0, 3, 1, 2))
     dtype = np.float32 if images.dtype == np.float32 else np.float64  # float32 stays float32
-    return channels_first.reshape(images.shape[0], -1).astype(dtype) / dtype(max_value)
+    return images.reshape(images.shape[0], -1).astype(dtype) / dtype(max_value)
 
 
 def train_test_split(X, y, test_size=0.25, seed=0):
@@ -50,7 +50,7 @@ def train_test_split(X, y, test_size=0.25, seed=0):
     y = check_labels(y, X.shape[0])[:, 0].astype(np.int64)
     if not 0 < test_size < 1:
         raise ValueError(f"test_size: expected a fraction between 0 and 1, got {test_size!r}")
-    rng = np.random.default_rng(seed)
+    rng = random_generator(seed)
     test_rows = []
     for label in (0, 1):
         rows = rng.permutation(np.flatnonzero(y == label))
@@ -94,18 +94,74 @@ def load_breast_cancer(test_size=0.25, seed=0):
 def make_flower(m=400, seed=1):
     """The course's planar data: two classes of about m/2 points each, petals of a flower.
 
-    Returns X (m, 2) and y (m,). Each class lies along r = 4 sin(4t) with noise.
+    Returns X (m, 2) and y (m,). Each class lies along r = 4 sin(4t) with noise. With
+    seed=np.random.RandomState(1) these are the course's 400 points exactly (its X.T and Y).
     """
     check_positive(m, "m", integer=True)
     if m < 2:
         raise ValueError(f"m: expected at least 2 points (one per class), got {m}")
-    rng = np.random.default_rng(seed)
+    rng = random_generator(seed)
     radius, parts = 4.0, []
+    # The course's order of draws: per class, the angles' noise, then the radii's.
     for label, count in ((0, m // 2), (1, m - m // 2)):
         angle = np.linspace(label * 3.12, (label + 1) * 3.12, count) + rng.standard_normal(count) * 0.2
         r = radius * np.sin(4 * angle) + rng.standard_normal(count) * 0.2
         parts.append(np.column_stack((r * np.sin(angle), r * np.cos(angle))))
     return np.concatenate(parts), np.repeat([0, 1], [m // 2, m - m // 2])
+
+
+def read_course_h5(path, prefix=None):
+    """Return (images, labels, classes) from one of the course's HDF5 files, as stored.
+
+    The layout is the course's: datasets "<prefix>_set_x" (m, h, w, c), "<prefix>_set_y" (m,)
+    and "list_classes"; `prefix` ("train" or "test") is found when the file holds one set.
+    labels come back as (m,) integers and classes as strings. Needs h5py (fastnn[h5]).
+    """
+    h5py = _import_h5py()
+    try:
+        file = h5py.File(path, "r")
+    except (OSError, FileNotFoundError) as error:
+        raise ValueError(f"path: cannot read {path!s} as an HDF5 file: {error}") from None
+    with file:
+        found = sorted(key[: -len("_set_x")] for key in file.keys() if key.endswith("_set_x"))
+        if prefix is None and len(found) != 1:
+            raise ValueError(f"path: expected one '<prefix>_set_x' data set in {path!s} (give prefix=), "
+                             f"found {sorted(file.keys())}")
+        prefix = prefix or found[0]
+        wanted = [f"{prefix}_set_x", f"{prefix}_set_y", "list_classes"]
+        missing = [key for key in wanted if key not in file]
+        if missing:
+            raise ValueError(f"path: expected data sets {wanted} in {path!s}, missing {missing} "
+                             f"(found {sorted(file.keys())})")
+        images, labels, classes = (file[key][()] for key in wanted)
+    images = np.asarray(images)
+    if images.ndim != 4:
+        raise ValueError(f"path: {prefix}_set_x in {path!s}: expected shape (m, height, width, channels), "
+                         f"got {images.shape}")
+    labels = check_labels(np.ravel(labels), images.shape[0], f"{prefix}_set_y")[:, 0].astype(np.int64)
+    classes = [c.decode() if isinstance(c, bytes) else str(c) for c in np.ravel(classes)]
+    return images, labels, classes
+
+
+def load_course_images(train_path, test_path):
+    """The course's image task from its two HDF5 files (train_set_x/y, test_set_x/y, list_classes).
+
+    Images are flattened as the course does (reshape(m, -1) / 255): X is (m, h*w*c) samples
+    first, the course's train_set_x_flatten.T. The classes are in the description.
+    """
+    train_images, y_train, classes = read_course_h5(train_path, "train")
+    test_images, y_test, _ = read_course_h5(test_path, "test")
+    return Dataset("course-images", flatten_images(train_images), y_train, flatten_images(test_images), y_test,
+                   f"the course's HDF5 images: {' (0) vs '.join(classes)} (1)")
+
+
+def _import_h5py():
+    try:
+        import h5py
+    except ImportError:
+        raise ImportError("reading the course's HDF5 files needs h5py: pip install h5py "
+                          "(or install fastnn with the h5 extra, pip install -e '.[h5]')") from None
+    return h5py
 
 
 DATASETS = {"digits": load_digits, "breast_cancer": load_breast_cancer}

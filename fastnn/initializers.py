@@ -1,42 +1,56 @@
 """Initial parameters, drawn on the host from a seeded NumPy generator so that every engine
-and both dtypes start from the same values."""
+and both dtypes start from the same values.
+
+With seed=np.random.RandomState(s) the draws are the course's after np.random.seed(s):
+randn(n^[l], n^[l-1]) for each layer in layer order, then scaled with the course's own
+operation (the planar and 2-layer assignments' * 0.01, the deep one's / sqrt(n^[l-1])).
+"""
 
 import numpy as np
 
-from .validation import as_float_dtype, check_layers, check_seed
+from .seeding import random_generator
+from .validation import as_float_dtype, check_layers
 
-INITIALIZERS = ("small", "he", "xavier")
+INITIALIZERS = ("small", "he", "xavier", "zeros")
 
 
-def weight_scale(init, n_prev):
-    """The factor on standard normal draws: the notes' 0.01, He's sqrt(2/n), Xavier's sqrt(1/n)."""
+def scaled_weights(draws, init, n_prev):
+    """Scale standard normal draws as the course writes it, so the rounding is the course's:
+    "small" draws * 0.01, "he" draws * sqrt(2 / n), "xavier" draws / sqrt(n) (the deep
+    application's init), "zeros" zeros (logistic regression's initialize_with_zeros)."""
     if init == "small":
-        return 0.01
+        return draws * 0.01
     if init == "he":
-        return np.sqrt(2.0 / n_prev)
+        return draws * np.sqrt(2.0 / n_prev)
     if init == "xavier":
-        return np.sqrt(1.0 / n_prev)
+        return draws / np.sqrt(n_prev)
     raise ValueError(f"init: expected one of {', '.join(map(repr, INITIALIZERS))}, got {init!r}")
 
 
 def initialize_parameters(layer_dims, init="small", seed=0, dtype=np.float64):
-    """Return {"W1": ..., "b1": ..., ..., "WL", "bL"}: W^[l] = randn(n^[l], n^[l-1]) * scale, b^[l] = 0.
+    """Return {"W1": ..., "b1": ..., ..., "WL", "bL"}: W^[l] = randn(n^[l], n^[l-1]) scaled, b^[l] = 0.
 
     `layer_dims` is [n_x, n^[1], ..., n^[L]]; `init` is one of INITIALIZERS, or a list with
-    one per layer. Weights are drawn in float64, then cast, so a float32 run starts from
-    the rounded float64 values.
+    one per layer ("zeros" layers draw nothing). `seed` is an integer (NumPy's default_rng),
+    a np.random.RandomState (used and advanced: the course's legacy draws) or None. Weights
+    are drawn in float64, then cast, so a float32 run starts from the rounded float64 values.
     """
     layer_dims = check_layers(layer_dims, "layer_dims")
     dtype = as_float_dtype(dtype)
-    check_seed(seed)
     inits = [init] * (len(layer_dims) - 1) if isinstance(init, str) else init
     if not isinstance(inits, (list, tuple)) or len(inits) != len(layer_dims) - 1:
         raise ValueError(f"init: expected one name or a list of {len(layer_dims) - 1} (one per layer), got {init!r}")
-    rng = np.random.default_rng(seed)
+    for name in inits:
+        if name not in INITIALIZERS:
+            raise ValueError(f"init: expected one of {', '.join(map(repr, INITIALIZERS))}, got {name!r}")
+    rng = random_generator(seed)
     parameters = {}
     for l in range(1, len(layer_dims)):
         n, n_prev = layer_dims[l], layer_dims[l - 1]
-        W = rng.standard_normal((n, n_prev)) * weight_scale(inits[l - 1], n_prev)
+        if inits[l - 1] == "zeros":
+            W = np.zeros((n, n_prev))
+        else:
+            W = scaled_weights(rng.standard_normal((n, n_prev)), inits[l - 1], n_prev)
         parameters[f"W{l}"] = W.astype(dtype)
         parameters[f"b{l}"] = np.zeros((n, 1), dtype=dtype)
     return parameters

@@ -42,12 +42,19 @@ class DeepNetwork:
     batch_size : int or None
         Mini-batch size; None trains on the full batch.
     init : str
-        "small" (the notes' randn * 0.01), "he", "xavier", or "auto": per layer, He for a
-        ReLU layer and Xavier for a sigmoid or tanh one.
+        "small" (the notes' randn * 0.01), "he" (randn * sqrt(2/n^[l-1])), "xavier"
+        (randn / sqrt(n^[l-1]), the course's deep application), "zeros" (the course's
+        logistic regression), or "auto": per layer, He for a ReLU layer and Xavier for a
+        sigmoid or tanh one.
     shuffle : bool
         Reshuffle the examples before each epoch of mini-batches.
-    seed : int
-        Seeds the initial weights and the shuffling; the same seed gives the same result.
+    seed : int, np.random.RandomState or None
+        Seeds the initial weights and the shuffling; the same integer gives the same result.
+        A legacy np.random.RandomState draws the course's weights: seed=np.random.RandomState(1)
+        with init="small" (or "xavier" for the deep application) gives the weights of the
+        course's np.random.seed(1). As with scikit-learn's random_state, the RandomState is
+        used and advanced: a second fit continues its stream (other weights), so pass a fresh
+        one for each fit meant to start as the course does. None draws fresh entropy.
     engine : str, Engine or None
         "numpy", "numba", "cupy", "auto", or None for the current default (fastnn.use).
     dtype : None, "float32" or "float64"
@@ -86,6 +93,7 @@ class DeepNetwork:
         self._check_hyperparameters()
         _check_fit_options(callback, report_every)
         X = check_features(X, "X", dtype=None if self.dtype is None else as_float_dtype(self.dtype))
+        _check_samples_first(X, y)
         Y = check_labels(y, X.shape[0], "y", dtype=X.dtype)
         layers = self._layer_sizes(X.shape[1])
         activations = layer_activations(self.activation, len(layers) - 2)
@@ -117,7 +125,9 @@ class DeepNetwork:
         parameters = self._fitted_parameters()
         X = check_features(X, "X", dtype=parameters["W1"].dtype)
         if X.shape[1] != self.layers_[0]:
-            raise ValueError(f"X: expected {self.layers_[0]} features per example (the network's n_x), got {X.shape[1]}")
+            hint = ": X looks transposed, pass X.T (samples first)" if X.shape[0] == self.layers_[0] else ""
+            raise ValueError(f"X: expected {self.layers_[0]} features per example (the network's n_x), "
+                             f"got {X.shape[1]}{hint}")
         engine = self.engine_
         _, A = forward(engine, *to_engine(engine, parameters), self.activations_, engine.asarray(X))
         return engine.to_numpy(A[-1])[:, 0]
@@ -151,6 +161,8 @@ class DeepNetwork:
     def save(self, path):
         """Write the trained parameters, architecture and settings to a .npz file; return its path."""
         settings = {k: v for k, v in self.get_params().items() if k != "engine"}
+        if isinstance(settings["seed"], np.random.RandomState):
+            settings["seed"] = None  # its stream has moved on; a refit of the loaded network draws afresh
         return save_network(path, self._fitted_parameters(), self.layers_, self.activations_[1:],
                             type(self).__name__, settings)
 
@@ -211,8 +223,9 @@ class LogisticRegression(DeepNetwork):
     """Logistic regression, y_hat = sigma(w^T x + b): a network with no hidden layer.
 
     n_x is taken from the data, so no layer sizes are given; the other parameters are
-    DeepNetwork's (init defaults to the notes' "small"). After fit, `coef_` is w (n_x
-    values) and `intercept_` is b.
+    DeepNetwork's (init defaults to the notes' "small"; the course's is "zeros"). fit's
+    initial_parameters may be the course's {"w": (n_x, 1), "b": scalar}. After fit, `coef_`
+    is w (n_x values) and `intercept_` is b.
     """
 
     def __init__(self, *, learning_rate=0.01, epochs=100, batch_size=None, init="small", shuffle=True,
@@ -222,6 +235,12 @@ class LogisticRegression(DeepNetwork):
 
     def _layer_sizes(self, n_features):
         return [n_features, 1]
+
+    def _starting_parameters(self, layers, activations, initial_parameters, dtype):
+        """Also accept the course's {"w": (n_x, 1), "b": scalar} as initial_parameters."""
+        if initial_parameters is not None and set(initial_parameters) == {"w", "b"}:
+            initial_parameters = _from_course_logistic(initial_parameters, layers[0])
+        return super()._starting_parameters(layers, activations, initial_parameters, dtype)
 
     @property
     def coef_(self):
@@ -256,6 +275,28 @@ def accuracy(y_true, y_pred):
 def _init_parameter_names(cls):
     """The names of `cls.__init__`'s parameters, self excluded."""
     return [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
+
+
+def _check_samples_first(X, y):
+    """Catch the course's X of shape (n_x, m) given to an estimator, which takes (m, n_x)."""
+    labels = np.size(y)
+    m, n = X.shape
+    if m != labels and n == labels:
+        raise ValueError(
+            f"X: looks transposed: it has shape {X.shape} and y has {labels} labels, so its {labels} "
+            f"columns are the examples (the course's (n_x, m)); the estimators take samples first, "
+            f"X of shape (m, n_features) = ({n}, {m}): pass X.T"
+        )
+
+
+def _from_course_logistic(parameters, n_x):
+    """The course's {"w": (n_x, 1), "b": scalar} as {"W1": (1, n_x), "b1": (1, 1)} (copies)."""
+    w, b = np.asarray(parameters["w"]), np.asarray(parameters["b"])
+    if w.shape not in ((n_x, 1), (n_x,)):
+        raise ValueError(f"initial_parameters['w']: expected shape ({n_x}, 1), one weight per feature, got {w.shape}")
+    if b.size != 1:
+        raise ValueError(f"initial_parameters['b']: expected one number (the course's scalar b), got shape {b.shape}")
+    return {"W1": w.reshape(1, n_x), "b1": b.reshape(1, 1)}
 
 
 def _check_fit_options(callback, report_every):

@@ -44,7 +44,7 @@ def forward_propagation(X, parameters, activations="relu", engine=None):
     """
     engine = get_engine(engine)
     X_rows = check_features(np.asarray(X).T, "X (transposed: examples are its columns)")
-    _check_orientation(X_rows, parameters)
+    _check_orientation(X_rows.T, parameters)
     layers, checked = _checked_parameters(parameters, X_rows.shape[1], X_rows.dtype)
     acts = layer_activations(activations, len(layers) - 2, "activations")
     Z, A = forward(engine, *to_engine(engine, checked), acts, engine.asarray(X_rows))
@@ -166,14 +166,15 @@ def _checked_parameters(parameters, n_x, dtype):
     return layers, check_parameters(parameters, layers, as_float_dtype(dtype), "parameters")
 
 
-def _check_orientation(X_rows, parameters):
-    """Catch the most common slip, X given samples first: say to pass X.T."""
+def _check_orientation(X, parameters):
+    """Catch the most common slip, X given samples first (m, n_x): say so with X's own shape."""
     n_x = np.shape(parameters.get("W1", ()))[-1:] or (None,)
-    m, features = X_rows.shape
-    if n_x[0] not in (None, features) and n_x[0] == m:
+    rows, columns = np.shape(X)
+    if n_x[0] not in (None, rows) and n_x[0] == columns:
         raise ValueError(
-            f"X: the notes' functions take X of shape (n_x, m), examples as columns; this X has "
-            f"{m} rows but W1 expects n_x = {n_x[0]}: pass X.T"
+            f"X: the notes' functions take X of shape (n_x, m), examples as columns; this X has shape "
+            f"{(rows, columns)}, {rows} rows, but W1 expects n_x = {n_x[0]} rows (features): it looks "
+            f"samples first, pass X.T"
         )
 
 

@@ -10,6 +10,7 @@ import numpy as np
 from .errors import TrainingDiverged
 from .progress import ProgressBar
 from .propagation import Workspace, training_step
+from .seeding import random_generator
 
 
 def train(engine, weights, biases, activations, X, Y, *, learning_rate, epochs, batch_size=None,
@@ -24,7 +25,7 @@ def train(engine, weights, biases, activations, X, Y, *, learning_rate, epochs, 
     loop = _Loop(engine, weights, biases, activations, X, Y, learning_rate, batch_size)
     bar = ProgressBar(epochs, enabled=progress)
     report_every = report_every or -(-epochs // 100)  # at most 100 reads a fit
-    rng = np.random.default_rng(seed)
+    rng = random_generator(seed)  # a RandomState goes on from where the initial weights left it
     epoch_costs = engine.empty((epochs,), X.dtype)
     history = []
     try:

@@ -39,12 +39,12 @@ def check_features(X, argument="X", dtype=None):
 
 
 def check_labels(y, m, argument="y", dtype=np.float64):
-    """Return labels y of shape (m,) or (m, 1) as a float column (m, 1) of 0s and 1s."""
+    """Return labels y of shape (m,), (m, 1) or the course's (1, m) as a float column (m, 1) of 0s and 1s."""
     y = _numeric_array(y, argument)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
+    if y.ndim == 2 and 1 in y.shape:
+        y = y.reshape(-1)
     if y.ndim != 1:
-        raise ValueError(f"{argument}: expected shape ({m},) or ({m}, 1), got {y.shape}")
+        raise ValueError(f"{argument}: expected shape ({m},), ({m}, 1) or (1, {m}), got {y.shape}")
     if y.shape[0] != m:
         raise ValueError(
             f"{argument}: expected {m} labels (one per example, i.e. per row of X), got {y.shape[0]}"
@@ -82,9 +82,12 @@ def check_positive(value, argument, integer=False):
 
 
 def check_seed(seed, argument="seed"):
-    """Return `seed` if it is a non-negative integer (what NumPy's generators accept)."""
+    """Return `seed` if it is a non-negative integer, a legacy np.random.RandomState, or None
+    (fresh entropy): what fastnn.seeding.random_generator accepts."""
+    if seed is None or isinstance(seed, np.random.RandomState):
+        return seed
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"{argument}: expected a non-negative integer, got {seed!r}")
+        raise ValueError(f"{argument}: expected a non-negative integer, a np.random.RandomState or None, got {seed!r}")
     return seed
 
 

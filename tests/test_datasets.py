@@ -38,12 +38,14 @@ def test_flower_has_two_balanced_classes():
     assert np.abs(X).max() < 5
 
 
-def test_flatten_images_puts_all_red_then_green_then_blue():
-    images = np.zeros((1, 2, 2, 3), dtype=np.uint8)
-    images[0, :, :, 0], images[0, :, :, 1], images[0, :, :, 2] = 255, 0, 51
-    row = datasets.flatten_images(images)[0]
-    np.testing.assert_allclose(row, [1, 1, 1, 1, 0, 0, 0, 0, 0.2, 0.2, 0.2, 0.2])
-    assert datasets.flatten_images(np.zeros((5, 64, 64, 3))).shape == (5, 12288)
+def test_flatten_images_is_the_courses_reshape_over_255():
+    images = np.random.default_rng(0).integers(0, 256, size=(5, 64, 64, 3), dtype=np.uint8)
+    expected = images.reshape(images.shape[0], -1) / 255  # the course: x.reshape(m, -1), then / 255.
+    flat = datasets.flatten_images(images)
+    assert flat.shape == (5, 12288) and np.array_equal(flat, expected)
+    pixel = np.zeros((1, 2, 2, 3), dtype=np.uint8)
+    pixel[0, 0, 0] = 255, 0, 51  # the first pixel's red, green, blue stay side by side
+    np.testing.assert_array_equal(datasets.flatten_images(pixel)[0, :4], [1, 0, 0.2, 0])
 
 
 def test_bad_dataset_arguments():

@@ -31,7 +31,7 @@ def test_bad_features(X, error, message):
 @pytest.mark.parametrize("y, message", [
     (np.array([0, 1, 2] * 3 + [1]), r"y: labels must be 0 or 1, got other values: 2"),
     (np.array([0, 1] * 4), r"y: expected 10 labels \(one per example, i.e. per row of X\), got 8"),
-    (np.zeros((10, 2)), r"y: expected shape \(10,\) or \(10, 1\), got \(10, 2\)"),
+    (np.zeros((10, 2)), r"y: expected shape \(10,\), \(10, 1\) or \(1, 10\), got \(10, 2\)"),
     (np.array([0, 1, -1.5] + [0] * 7), r"y: labels must be 0 or 1, got other values: -1.5"),
 ])
 def test_bad_labels(y, message):
@@ -54,7 +54,7 @@ def test_bad_labels(y, message):
     (dict(layers=[3, 0, 1]), r"layers: expected positive integers"),
     (dict(activation="softmax"), r"activation: expected one of 'sigmoid', 'tanh', 'relu', 'leaky_relu', got 'softmax'"),
     (dict(layers=[3, 2, 2, 1], activation=["relu"]), r"activation: expected one name or a list of 2"),
-    (dict(init="zeros"), r"init: expected one of 'small', 'he', 'xavier', 'auto', got 'zeros'"),
+    (dict(init="ones"), r"init: expected one of 'small', 'he', 'xavier', 'zeros', 'auto', got 'ones'"),
     (dict(dtype="int32"), r"dtype: expected float32 or float64, got 'int32'"),
 ])
 def test_bad_hyperparameters(options, message):
