@@ -12,6 +12,7 @@ import pytest
 
 from fastnn.activations import ACTIVATIONS, LEAKY_RELU_SLOPE, activation_code
 from fastnn.kernels import cuda
+from stand_ins import OnDevice1, on_device
 
 # The H200 (compute capability 9.0), and a common older GPU, as a portability check.
 ARCHES = ("sm_90", "sm_80")
@@ -95,9 +96,9 @@ def test_python_signatures_match_the_source_declarations():
 
 
 def _example_args(kernel, dtype):
-    """Arguments as the engine passes them: host stand-ins for arrays, Python numbers for scalars."""
+    """Arguments as the engine passes them: device stand-ins for arrays, Python numbers for scalars."""
     values = {"T": 0.01, "long long": 7, "int": 3}
-    return [np.zeros(4, dtype) if "*" in kind else values[kind] for kind in cuda.SIGNATURES[kernel]]
+    return [on_device(np.zeros(4, dtype)) if "*" in kind else values[kind] for kind in cuda.SIGNATURES[kernel]]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
@@ -112,7 +113,7 @@ def test_packed_scalars_have_the_exact_parameter_types(dtype):
                 assert type(arg) is np.int64, (kernel, kind)
             elif kind == "int":
                 assert type(arg) is np.int32, (kernel, kind)
-    lr = cuda.pack_args("sgd_update", dtype, [np.zeros(1, dtype), np.zeros(1, dtype), 0.01, 1])[2]
+    lr = cuda.pack_args("sgd_update", dtype, [on_device(np.zeros(1, dtype)), on_device(np.zeros(1, dtype)), 0.01, 1])[2]
     assert lr == dtype.type(0.01)  # not the low half of a double (0.01 -> 89128.96)
 
 
@@ -144,18 +145,48 @@ def test_float_kernels_compute_in_float(ptx):
 
 def test_pack_args_rejects_wrong_arrays_and_counts():
     f32 = np.dtype(np.float32)
-    good = [np.zeros(4, f32), np.zeros(4, f32), 0.1, 4]
+    good = [on_device(np.zeros(4, f32)), on_device(np.zeros(4, f32)), 0.1, 4]
     cuda.pack_args("sgd_update", f32, good)
     with pytest.raises(TypeError):
         cuda.pack_args("sgd_update", f32, good[:3])
-    with pytest.raises(TypeError):  # a float64 gradient for float32 weights
-        cuda.pack_args("sgd_update", f32, [good[0], np.zeros(4), 0.1, 4])
-    strided = np.zeros((4, 4), f32).T
-    with pytest.raises(ValueError):  # raw kernels ignore strides
-        cuda.pack_args("sgd_update", f32, [strided, np.zeros((4, 4), f32), 0.1, 16])
+    with pytest.raises(TypeError, match="argument 1 .*expected dtype float32, got float64"):
+        cuda.pack_args("sgd_update", f32, [good[0], on_device(np.zeros(4)), 0.1, 4])
+    strided = on_device(np.zeros((4, 4), f32)).T
+    with pytest.raises(ValueError, match="C-contiguous"):  # raw kernels ignore strides
+        cuda.pack_args("sgd_update", f32, [strided, on_device(np.zeros((4, 4), f32)), 0.1, 16])
     # ...except where the kernel takes the strides explicitly
-    gemm = [strided, strided, np.zeros((4, 4), f32), 4, 4, 4, 1, 4, 1, 4, 1.0]
+    gemm = [strided, strided, on_device(np.zeros((4, 4), f32)), 4, 4, 4, 1, 4, 1, 4, 1.0]
     cuda.pack_args("gemm_tiled", f32, gemm)
+
+
+@pytest.mark.parametrize("host", [np.zeros(1, np.float32), np.float32(0.0), [0.0]], ids=["size-1 array", "scalar", "list"])
+def test_pack_args_refuses_host_data_where_a_kernel_takes_a_pointer(host):
+    """CuPy would pass a size-1 NumPy array by value: the kernel would read it as an address."""
+    f32 = np.dtype(np.float32)
+    with pytest.raises(TypeError, match=r"sgd_update argument 1 \(const T\*\): expected a device array"):
+        cuda.pack_args("sgd_update", f32, [on_device(np.zeros(1, f32)), host, 0.1, 1], device_id=0)
+
+
+def test_pack_args_refuses_an_array_on_another_device():
+    f32 = np.dtype(np.float32)
+    args = [on_device(np.zeros(1, f32)), on_device(np.zeros(1, f32), OnDevice1), 0.1, 1]
+    with pytest.raises(ValueError, match="argument 1 .*expected an array on device 0, got one on device 1"):
+        cuda.pack_args("sgd_update", f32, args, device_id=0)
+    cuda.pack_args("sgd_update", f32, args)  # no launch device given: any device
+
+
+def test_launch_checks_arrays_against_its_device_before_launching(monkeypatch):
+    launched = []
+    monkeypatch.setattr(cuda, "get_kernel", lambda kernel, dtype, device_id: lambda *a, **k: launched.append(a))
+    f32 = np.dtype(np.float32)
+    W = on_device(np.zeros(1, f32))
+    with pytest.raises(ValueError, match="expected an array on device 1, got one on device 0"):
+        cuda.launch("sgd_update", f32, 1, (1,), (1,), W, W, 0.1, 1)
+    with pytest.raises(TypeError, match="host array"):
+        cuda.launch("sgd_update", f32, 0, (1,), (1,), W, np.zeros(1, f32), 0.1, 1)
+    assert launched == []
+    cuda.launch("sgd_update", f32, 0, (1,), (1,), W, W, 0.1, 1)
+    assert len(launched) == 1
 
 
 def test_activation_codes_and_launch_shapes_match_the_source():

@@ -153,6 +153,71 @@ def test_overrides_keep_the_base_signatures():
         ), name
 
 
+# The host/device rule: every method that takes arrays refuses host data and other devices
+# before it touches CUDA, so it is checked here without a GPU.
+_MOVING_DATA = {"asarray", "to_numpy", "synchronize", "empty", "memory_info", "capture_step", "unavailable_reason"}
+
+
+def _calls_with(make):
+    """Each array-taking engine method with arguments built by make(shape, dtype=float64)."""
+    h, col, vec = make((2, 2)), make((2, 1)), make((2,))
+    return {
+        "take_rows": (h, make((2,), np.int64)), "copy": (h,), "store": (vec, 0, 1.0),
+        "weighted_sum": (vec, vec), "matmul": (h, h), "dense_forward": (h, h, col, "relu"),
+        "bias_activation": (h, col, "relu"), "activation": (h, "relu"),
+        "backprop_activation": (h, h, "relu"), "backprop_sigmoid_cross_entropy": (col, col),
+        "cross_entropy_cost": (col, col), "backprop_dense": (h, h, h), "sgd_update": ([h], [h], 0.1),
+        "dot_loop": (vec, vec, 0.5), "dot_vectorized": (vec, vec, 0.5),
+    }
+
+
+def test_the_rule_covers_every_array_method_of_the_interface():
+    methods = {n for n, m in inspect.getmembers(Engine, inspect.isfunction) if not n.startswith("_")}
+    assert set(_calls_with(np.zeros)) == methods - _MOVING_DATA
+
+
+@pytest.mark.parametrize("name", sorted(_calls_with(np.zeros)))
+def test_every_method_refuses_host_arrays_naming_the_argument(fake_gpus, name):
+    fake_gpus(1)
+    args = _calls_with(np.zeros)[name]
+    with pytest.raises(TypeError, match=rf"^{name}: \w+(\[0\])?: expected a device array \(cupy.ndarray\), "
+                                        r"got a host array \(numpy.ndarray\); move host data"):
+        getattr(CupyEngine(), name)(*args)
+
+
+@pytest.mark.parametrize("name", sorted(_calls_with(np.zeros)))
+def test_every_method_refuses_arrays_on_another_device(fake_gpus, name):
+    from stand_ins import OnDevice1, on_device
+
+    fake_gpus(2)
+    args = _calls_with(lambda shape, dtype=np.float64: on_device(np.zeros(shape, dtype), OnDevice1))[name]
+    with pytest.raises(ValueError, match=rf"^{name}: .*expected an array on device 0, got one on device 1"):
+        getattr(CupyEngine(device=0), name)(*args)
+
+
+def test_lists_of_numbers_and_out_buffers_are_checked_too(fake_gpus):
+    from stand_ins import on_device
+
+    fake_gpus(1)
+    gpu, h = CupyEngine(), on_device(np.zeros((2, 2)))
+    with pytest.raises(TypeError, match="cross_entropy_cost: Y: expected device arrays, got a list of numbers"):
+        gpu.cross_entropy_cost(on_device(np.zeros((2, 1))), [0.0, 1.0])
+    with pytest.raises(TypeError, match=r"activation: out: expected a device array.*host array"):
+        gpu.activation(h, "relu", out=np.zeros((2, 2)))
+    with pytest.raises(TypeError, match=r"backprop_dense: out\[1\]: expected a device array"):
+        gpu.backprop_dense(h, h, h, out=(h, np.zeros((2, 1)), h))
+    with pytest.raises(TypeError, match=r"sgd_update: grads\[1\]: expected a device array"):
+        gpu.sgd_update([h, h], [h, np.zeros((2, 2))], 0.1)
+
+
+def test_asarray_refuses_an_array_on_another_device(fake_gpus):
+    from stand_ins import OnDevice1, on_device
+
+    fake_gpus(2)
+    with pytest.raises(ValueError, match="asarray: x: expected an array on device 0, got one on device 1"):
+        CupyEngine(device=0).asarray(on_device(np.zeros(3), OnDevice1))
+
+
 # -- GPU -----------------------------------------------------------------------------------
 
 
@@ -298,7 +363,8 @@ def test_take_rows_gathers_examples(cupy_engine_, dtype):
     out = gpu.empty((3, 3), dtype)
     assert gpu.take_rows(gpu.asarray(X), gpu.asarray(rows), out=out) is out
     np.testing.assert_array_equal(gpu.to_numpy(out), X[rows])
-    np.testing.assert_array_equal(gpu.to_numpy(gpu.take_rows(gpu.asarray(X), rows)), X[rows])
+    with pytest.raises(TypeError, match="take_rows: rows: expected a device array"):
+        gpu.take_rows(gpu.asarray(X), rows)  # host indices: the one rule, no silent upload
 
 
 def _training_step(engine, X, Y, layers, dtype, learning_rate=0.1, seed=0):
@@ -358,3 +424,79 @@ def test_graph_mode_falls_back_to_eager_with_the_reason(cupy_engine_):
     step = gpu.capture_step(allocates)
     step()
     assert step.mode == "eager" and "allocated" in step.reason, step.reason
+
+
+# -- GPU: the review's bugs ------------------------------------------------------------------
+
+
+def _fit(engine, X, y, dtype, **fit_options):
+    net = fastnn.DeepNetwork([X.shape[1], 6, 1], "tanh", learning_rate=0.5, epochs=5, batch_size=16,
+                             engine=engine, dtype=dtype)
+    return net.fit(X, y, **fit_options)
+
+
+def _data(dtype, m=50, n=4):
+    rng = np.random.default_rng(11)
+    X = rng.standard_normal((m, n)).astype(dtype)
+    return X, (X[:, 0] + X[:, 1] > 0).astype(np.int64)
+
+
+@pytest.mark.gpu
+def test_training_on_a_second_device_runs_there(cupy_engine_, dtype):
+    """Bug 1: the epoch costs were written and summed on the current device (0)."""
+    cupy = cupy_engine_.xp
+    if cupy.cuda.runtime.getDeviceCount() < 2:
+        pytest.skip("needs two GPUs (this machine has one): the CPU check is tests/test_layering.py")
+    X, y = _data(dtype)
+    expected = _fit("numpy", X, y, dtype)
+    with cupy.cuda.Device(0):  # device 0 current, as in a user's program
+        got = _fit(CupyEngine(device=1), X, y, dtype)
+    tol = {"rtol": 1e-4, "atol": 1e-5} if dtype == np.float32 else {"rtol": 1e-10, "atol": 1e-12}
+    np.testing.assert_allclose(got.history_, expected.history_, **tol)
+    for key, value in expected.parameters_.items():
+        np.testing.assert_allclose(got.parameters_[key], value, **tol)
+
+
+@pytest.mark.gpu
+def test_loop_methods_match_numpy(cupy_engine_, dtype):
+    gpu = cupy_engine_
+    costs = gpu.empty((3,), dtype)
+    for i, value in enumerate((0.5, 1.5, 2.5)):
+        gpu.store(costs, i, gpu.asarray(np.asarray(value, dtype)))
+    fractions = gpu.asarray(np.array([0.25, 0.25, 0.5], dtype))
+    total = gpu.weighted_sum(costs, fractions)
+    assert total.dtype == dtype
+    np.testing.assert_allclose(float(gpu.to_numpy(total)), 0.5 * 0.25 + 1.5 * 0.25 + 2.5 * 0.5, rtol=1e-6)
+    out = gpu.empty((3,), dtype)
+    assert gpu.copy(costs, out=out) is out
+    np.testing.assert_array_equal(gpu.to_numpy(out), np.array([0.5, 1.5, 2.5], dtype))
+
+
+@pytest.mark.gpu
+def test_host_arrays_never_reach_a_kernel_and_the_context_survives(cupy_engine_):
+    """Bug 2: a size-1 NumPy array went to a kernel by value and was read as a pointer."""
+    gpu = cupy_engine_
+    Z = gpu.asarray(np.zeros((1, 1), np.float32))
+    with pytest.raises(TypeError, match="bias_activation: b: expected a device array"):
+        gpu.bias_activation(Z, np.ones((1, 1), np.float32), "relu")
+    W = gpu.asarray(np.ones((1, 1), np.float32))
+    with pytest.raises(TypeError, match=r"sgd_update: grads\[0\]: expected a device array"):
+        gpu.sgd_update([W], [np.ones((1, 1), np.float32)], 0.5)
+    with pytest.raises(TypeError, match="backprop_dense: A_prev: expected a device array"):  # bug 4
+        gpu.backprop_dense(gpu.asarray(np.ones((2, 1), np.float32)), np.ones((2, 3), np.float32), W)
+    gpu.sgd_update([W], [gpu.asarray(np.ones((1, 1), np.float32))], 0.5)
+    np.testing.assert_array_equal(gpu.to_numpy(W), [[0.5]])  # the CUDA context still works
+
+
+@pytest.mark.gpu
+def test_fortran_ordered_initial_parameters_train_on_cupy(cupy_engine_, dtype):
+    """Bug 3: they failed with "parameters must be C-contiguous" on cupy only."""
+    X, y = _data(dtype)
+    start = fastnn.initialize_parameters([4, 6, 1], "xavier", seed=3, dtype=dtype)
+    fortran = {key: np.asfortranarray(value) for key, value in start.items()}
+    assert not fortran["W1"].flags.c_contiguous
+    expected = _fit("numpy", X, y, dtype, initial_parameters=start)
+    got = _fit(cupy_engine_, X, y, dtype, initial_parameters=fortran)
+    tol = {"rtol": 1e-4, "atol": 1e-5} if dtype == np.float32 else {"rtol": 1e-10, "atol": 1e-12}
+    np.testing.assert_allclose(got.history_, expected.history_, **tol)
+    assert cupy_engine_.asarray(fortran["W1"]).flags.c_contiguous

@@ -6,6 +6,12 @@ launch (fastnn/kernels/cuda.py). All work runs under ``with cupy.cuda.Device(...
 current stream, and no step method waits for the GPU or reads a result back: the cost stays a
 device scalar until the caller asks for it.
 
+Host and device: one rule for every method. ``asarray`` is the only way in (host data is
+copied to the engine's device, C-contiguous) and ``to_numpy`` the only way out. Every other
+method takes its arrays on the engine's device and refuses, before any work, a host array
+(TypeError) or an array on another device (ValueError), naming the argument. Scalars
+(learning rate, bias of the dot demo, an index) are plain numbers.
+
 Matrix products use cuBLAS (``cupy.matmul``), except while a training step is captured into a
 CUDA graph (:meth:`CupyEngine.capture_step`): CuPy 14 refuses cuBLAS calls during capture, so
 captured steps use the tiled GEMM kernel ``gemm_tiled`` instead.
@@ -13,6 +19,7 @@ captured steps use the tiled GEMM kernel ``gemm_tiled`` instead.
 
 import functools
 import importlib.util
+import inspect
 import os
 import threading
 
@@ -73,6 +80,35 @@ def _device_index(device):
             f"device: expected a CUDA device index >= 0 (also ${DEVICE_VARIABLE}), got {device!r}"
         )
     return index
+
+
+def _check_argument(value, device, what):
+    """Refuse host data or an array on another device where `value` should be on `device`."""
+    if value is None or isinstance(value, (str, bool, int, float, np.generic)):
+        return  # options and scalars
+    if isinstance(value, (list, tuple)):
+        if any(isinstance(v, (int, float, np.generic)) for v in value):
+            raise TypeError(f"{what}: expected device arrays, got a {type(value).__name__} of numbers (host data); "
+                            "move it to the device with engine.asarray(...)")
+        for i, v in enumerate(value):
+            _check_argument(v, device, f"{what}[{i}]")
+        return
+    kernels.check_device_array(value, device, what)
+
+
+def _device_arrays(method):
+    """Check every array argument of `method` against the engine's device before it runs."""
+    names = tuple(inspect.signature(method).parameters)[1:]
+
+    @functools.wraps(method)
+    def checked(self, *args, **kwargs):
+        for name, value in zip(names, args):
+            _check_argument(value, self._device, f"{method.__name__}: {name}")
+        for name, value in kwargs.items():
+            _check_argument(value, self._device, f"{method.__name__}: {name}")
+        return method(self, *args, **kwargs)
+
+    return checked
 
 
 @functools.cache
@@ -264,10 +300,17 @@ class CupyEngine(Engine):
     # -- moving data -------------------------------------------------------------------
 
     def asarray(self, x, dtype=None):
-        """Copy `x` to this engine's device (asynchronously), keeping its dtype unless `dtype` is given."""
+        """Copy host data `x` to this engine's device (asynchronously) as a C-contiguous array.
+
+        Keeps the dtype unless `dtype` is given. Fortran-ordered input (parameters from
+        elsewhere) becomes C-contiguous here, as the kernels need; a C-contiguous array
+        already on this device is returned as it is; one on another device is refused.
+        """
         cupy = _cupy()
+        if hasattr(type(x), "__cuda_array_interface__"):
+            kernels.check_device_array(x, self._device, "asarray: x")
         with cupy.cuda.Device(self._device):
-            return cupy.asarray(x, dtype=dtype)
+            return cupy.asarray(x, dtype=dtype, order="C")
 
     def to_numpy(self, x):
         """Return `x` as a NumPy array on the host (waits for the GPU when `x` lives there).
@@ -291,14 +334,14 @@ class CupyEngine(Engine):
         with cupy.cuda.Device(self._device):
             return cupy.empty(shape, dtype=dtype)
 
+    @_device_arrays
     def take_rows(self, X, rows, out=None):
-        """Gather examples `rows` of X into a mini-batch (host `rows` are copied to the device)."""
+        """Gather examples `rows` (a device array of indices) of X into a mini-batch."""
         cupy = _cupy()
         with cupy.cuda.Device(self._device):
-            if not isinstance(rows, cupy.ndarray):
-                rows = cupy.asarray(rows)
             return cupy.take(X, rows, axis=0, out=out)
 
+    @_device_arrays
     def copy(self, x, out=None):
         """Return a copy of `x` (into `out` when given) on this engine's device: a memcpy when contiguous."""
         cupy = _cupy()
@@ -308,11 +351,13 @@ class CupyEngine(Engine):
             cupy.copyto(out, x)
             return out
 
+    @_device_arrays
     def store(self, array, index, value):
         """array[index] = value on this engine's device and stream (a device-to-device copy)."""
         with _cupy().cuda.Device(self._device):
             array[index] = value
 
+    @_device_arrays
     def weighted_sum(self, values, weights):
         """Return the sum of values[i] * weights[i] as a 0-d device array (cuBLAS dot)."""
         cupy = _cupy()
@@ -321,12 +366,19 @@ class CupyEngine(Engine):
 
     # -- forward -----------------------------------------------------------------------
 
+    @_device_arrays
     def matmul(self, a, b, out=None):
         """Matrix product a @ b: cuBLAS, or gemm_tiled while a CUDA graph is being recorded."""
         cupy = _cupy()
         with cupy.cuda.Device(self._device):
             return self._gemm(a, b, out, 1.0)
 
+    @_device_arrays
+    def dense_forward(self, A_prev, W, b, activation, out=None):
+        """Return (Z, A): Z = A_prev W^T by cuBLAS, then the bias and g(Z) in one kernel."""
+        return super().dense_forward(A_prev, W, b, activation, out=out)
+
+    @_device_arrays
     def bias_activation(self, Z, b, activation, out=None):
         """Add the bias to Z in place, then return A = g(Z), in one kernel."""
         code = activation_code(activation)
@@ -347,6 +399,7 @@ class CupyEngine(Engine):
                 )
             return A
 
+    @_device_arrays
     def activation(self, Z, activation, out=None):
         """Return A = g(Z) (sigmoid as tanh(z/2)/2 + 1/2, which cannot overflow)."""
         code = activation_code(activation)
@@ -364,6 +417,7 @@ class CupyEngine(Engine):
 
     # -- backward ----------------------------------------------------------------------
 
+    @_device_arrays
     def backprop_activation(self, dA, A, activation, out=None):
         """Return dZ = dA * g'(Z), with g'(Z) written through the saved output A = g(Z)."""
         code = activation_code(activation)
@@ -382,6 +436,7 @@ class CupyEngine(Engine):
                 )
             return dZ
 
+    @_device_arrays
     def backprop_sigmoid_cross_entropy(self, A, Y, out=None):
         """Return dZ^[L] = A^[L] - Y (Y is cast to A's dtype; shapes that broadcast use CuPy)."""
         cupy = _cupy()
@@ -399,6 +454,7 @@ class CupyEngine(Engine):
                 )
             return dZ
 
+    @_device_arrays
     def cross_entropy_cost(self, Z, Y, out=None):
         """Return J = (1/m) sum of max(z, 0) - y z + log(1 + e^-|z|) as a 0-d device array.
 
@@ -419,6 +475,7 @@ class CupyEngine(Engine):
             )
             return cost
 
+    @_device_arrays
     def backprop_dense(self, dZ, A_prev, W, need_dA_prev=True, out=None):
         """Return (dW, db, dA_prev): dW = (1/m) dZ^T A_prev, db = (1/m) column sums of dZ, dA_prev = dZ W."""
         dW, db, dA_prev = out if out is not None else (None, None, None)
@@ -438,6 +495,7 @@ class CupyEngine(Engine):
             dA_prev = self._gemm(dZ, W, dA_prev, 1.0) if need_dA_prev else None
             return dW, db, dA_prev
 
+    @_device_arrays
     def sgd_update(self, params, grads, learning_rate):
         """Gradient descent in place, one kernel per pair: param := param - learning_rate * grad."""
         cupy = _cupy()
@@ -457,6 +515,7 @@ class CupyEngine(Engine):
 
     # -- the notes' vectorisation demo ---------------------------------------------------
 
+    @_device_arrays
     def dot_loop(self, w, x, b):
         """z = w.x + b with the notes' for-loop, run by ONE GPU thread; a 0-d device array."""
         cupy = _cupy()
@@ -470,6 +529,7 @@ class CupyEngine(Engine):
             kernels.launch("dot_loop", dtype, self._device, (1,), (1,), w, x, b, z, w.size)
             return z
 
+    @_device_arrays
     def dot_vectorized(self, w, x, b):
         """z = w.x + b with cupy.dot (cuBLAS); a 0-d device array."""
         cupy = _cupy()
@@ -493,7 +553,7 @@ class CupyEngine(Engine):
 
     @staticmethod
     def _input(x, dtype):
-        """`x` as a C-contiguous device array of `dtype` (copied only when it is not one)."""
+        """Device array `x` as a C-contiguous array of `dtype` (a device-side copy only when it is not one)."""
         cupy = _cupy()
         if isinstance(x, cupy.ndarray) and x.dtype == dtype and x.flags.c_contiguous:
             return x

@@ -109,12 +109,32 @@ def nvrtc_check(code, names=(), arch="sm_90"):
 # -- packing arguments (pure NumPy: testable without a GPU) ----------------------------------
 
 
+def check_device_array(x, device_id, what):
+    """Raise unless `x` is a device array on device `device_id` (any device when None).
+
+    A host array must never reach a kernel: CuPy would pass a size-1 NumPy array by value,
+    which the kernel reads as a pointer (an illegal address that poisons the CUDA context).
+    An array on another device is refused too: the kernel would read it over peer access,
+    unordered with that device's stream, or fault without it. Needs no CuPy.
+    """
+    if not hasattr(type(x), "__cuda_array_interface__"):
+        kind = "a host array (numpy.ndarray)" if isinstance(x, np.ndarray) else f"a {type(x).__name__}"
+        raise TypeError(f"{what}: expected a device array (cupy.ndarray), got {kind}; "
+                        "move host data to the device with engine.asarray(...)")
+    if device_id is not None:
+        on = getattr(getattr(x, "device", None), "id", None)
+        if on != device_id:
+            raise ValueError(f"{what}: expected an array on device {device_id}, got one on device {on}")
+    return x
+
+
 def _array_packer(contiguous):
-    def pack(x, dtype):
-        if getattr(x, "dtype", None) != dtype:
-            raise TypeError(f"kernel array argument: expected dtype {dtype}, got {getattr(x, 'dtype', type(x))}")
+    def pack(x, dtype, device_id, what):
+        check_device_array(x, device_id, what)
+        if x.dtype != dtype:
+            raise TypeError(f"{what}: expected dtype {dtype}, got {x.dtype}")
         if contiguous and not x.flags.c_contiguous:
-            raise ValueError("kernel array argument: expected a C-contiguous array (raw kernels ignore strides)")
+            raise ValueError(f"{what}: expected a C-contiguous array (raw kernels ignore strides)")
         return x
 
     return pack
@@ -124,23 +144,25 @@ _PACKERS = {
     "T*": _array_packer(contiguous=True),
     "const T*": _array_packer(contiguous=True),
     "strided const T*": _array_packer(contiguous=False),
-    "T": lambda x, dtype: dtype.type(x),
-    "long long": lambda x, dtype: np.int64(x),
-    "int": lambda x, dtype: np.int32(x),
+    "T": lambda x, dtype, device_id, what: dtype.type(x),
+    "long long": lambda x, dtype, device_id, what: np.int64(x),
+    "int": lambda x, dtype, device_id, what: np.int32(x),
 }
 
 
-def pack_args(kernel, dtype, args):
+def pack_args(kernel, dtype, args, device_id=None):
     """Return `args` for `kernel` on `dtype`, each scalar converted to its parameter's exact type.
 
-    Arrays are checked (dtype T, and C-contiguous unless the kernel takes strides), never
-    converted: converting would hide a copy, or lose the writes of an output.
+    Arrays are checked (a device array on `device_id`, dtype T, and C-contiguous unless
+    the kernel takes strides), never converted: converting would hide a copy, or lose the
+    writes of an output.
     """
     kinds = SIGNATURES[kernel]
     if len(args) != len(kinds):
         raise TypeError(f"{kernel}: expected {len(kinds)} arguments, got {len(args)}")
     dtype = np.dtype(dtype)
-    return tuple(_PACKERS[kind](arg, dtype) for kind, arg in zip(kinds, args))
+    return tuple(_PACKERS[kind](arg, dtype, device_id, f"{kernel} argument {i} ({kind})")
+                 for i, (kind, arg) in enumerate(zip(kinds, args)))
 
 
 def blocks_for(n, threads=THREADS):
@@ -171,5 +193,5 @@ def get_kernel(kernel, dtype, device_id):
 def launch(kernel, dtype, device_id, grid, block, *args, shared_mem=0):
     """Launch `kernel`<dtype> on the current stream with `args` packed by :func:`pack_args`."""
     get_kernel(kernel, np.dtype(dtype), device_id)(
-        grid, block, pack_args(kernel, dtype, args), shared_mem=shared_mem
+        grid, block, pack_args(kernel, dtype, args, device_id), shared_mem=shared_mem
     )
