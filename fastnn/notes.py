@@ -120,7 +120,8 @@ def logistic_gradients_loop(w, b, X, Y):
     for i in range(m):
         z = float(np.dot(w[:, 0], X[:, i])) + b
         y = float(Y[0, i])
-        a = math.tanh(z / 2) / 2 + 0.5  # sigma(z), computed so it cannot overflow
+        # sigma(z) as the engines compute it: no overflow, full relative accuracy for z < 0.
+        a = 1 / (1 + math.exp(-z)) if z >= 0 else math.exp(z) / (1 + math.exp(z))
         cost += max(z, 0.0) - y * z + math.log1p(math.exp(-abs(z)))  # -[y log a + (1-y) log(1-a)]
         dz = a - y
         dw += X[:, i] * dz

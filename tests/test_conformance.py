@@ -239,3 +239,114 @@ def test_integer_labels_keep_the_float_dtype(engine, dtype):
     A = reference.activation(Z, "sigmoid")
     assert engine.to_numpy(engine.cross_entropy_cost(engine.asarray(Z), engine.asarray(Y))).dtype == dtype
     assert engine.to_numpy(engine.backprop_sigmoid_cross_entropy(engine.asarray(A), engine.asarray(Y))).dtype == dtype
+
+
+# -- non-finite inputs: NumPy's meaning (IEEE arithmetic) on every engine ---------------------
+#
+# Expectations are the notes' equations written plainly with NumPy below, never an engine's
+# output: NaN in gives NaN out, and a product is always taken, so 0 * inf and 0 * NaN are NaN
+# (a ReLU's backward turns dA = inf into NaN where the unit is off, as dA * (A > 0) does).
+
+NON_FINITE = np.array([np.nan, np.inf, -np.inf, -0.0, 0.0, 1.5, -2.0, 40.0, -40.0])
+
+
+def assert_same_meaning(engine, actual, expected, dtype):
+    """Same values, NaN where expected has NaN and infinities of the same sign, dtype kept."""
+    actual = engine.to_numpy(actual)
+    assert actual.dtype == dtype, f"{engine.name} returned {actual.dtype}, expected {dtype}"
+    expected = np.asarray(expected)
+    np.testing.assert_array_equal(np.isnan(actual), np.isnan(expected), err_msg="NaN positions differ")
+    np.testing.assert_allclose(actual, expected, **TOLERANCE[dtype])
+
+
+def notes_activation(z, activation):
+    """g(z) as the notes write it, with NaN propagated explicitly."""
+    with np.errstate(over="ignore"):
+        g = {"sigmoid": lambda: 1 / (1 + np.exp(-z)), "tanh": lambda: np.tanh(z),
+             "relu": lambda: np.where(z > 0, z, 0.0), "leaky_relu": lambda: np.where(z > 0, z, 0.01 * z)}[activation]()
+    return np.where(np.isnan(z), np.nan, g)
+
+
+def notes_derivative(a, activation):
+    """g'(z) through a = g(z): a (1 - a), 1 - a^2, 1 or 0, 1 or 0.01 (a > 0 exactly when z > 0)."""
+    return {"sigmoid": a * (1 - a), "tanh": 1 - a * a, "relu": np.where(a > 0, 1.0, 0.0),
+            "leaky_relu": np.where(a > 0, 1.0, 0.01)}[activation]
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_non_finite_activation(engine, dtype, activation):
+    z = NON_FINITE.astype(dtype).reshape(3, 3)
+    expected = notes_activation(z.astype(np.float64), activation)
+    assert_same_meaning(engine, engine.activation(engine.asarray(z), activation), expected, dtype)
+    Z = engine.asarray(np.zeros((3, 3), dtype))
+    A = engine.bias_activation(Z, engine.asarray(z[0].reshape(3, 1)), activation)  # NaN, inf, -inf biases
+    assert_same_meaning(engine, A, notes_activation(np.tile(z[0].astype(np.float64), (3, 1)), activation), dtype)
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_non_finite_backprop_activation(engine, dtype, activation):
+    values = np.array([np.nan, np.inf, -np.inf, 0.0, 1.0, -0.5, 0.25])
+    dA, A = (grid.reshape(-1).astype(dtype) for grid in np.meshgrid(values, values))  # every pair
+    with np.errstate(invalid="ignore"):
+        expected = dA.astype(np.float64) * notes_derivative(A.astype(np.float64), activation)
+        dZ = engine.backprop_activation(engine.asarray(dA.reshape(7, 7)), engine.asarray(A.reshape(7, 7)), activation)
+    assert_same_meaning(engine, dZ, expected.reshape(7, 7), dtype)
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu"])
+def test_relu_backward_keeps_nan_and_turns_inf_into_nan_where_off(engine, dtype, activation):
+    """The issue's example: dA = [nan, 2, inf], A = [0, 1, 0] gives [nan, 2, nan] for ReLU."""
+    dA, A = np.array([[np.nan, 2, np.inf]], dtype), np.array([[0, 1, 0]], dtype)
+    with np.errstate(invalid="ignore"):
+        dZ = engine.to_numpy(engine.backprop_activation(engine.asarray(dA), engine.asarray(A), activation))
+    expected = [np.nan, 2.0, np.nan] if activation == "relu" else [np.nan, 2.0, np.inf]
+    np.testing.assert_array_equal(dZ.reshape(-1), np.array(expected, dtype))
+
+
+def test_non_finite_cost_and_output_gradient(engine, dtype):
+    Z = NON_FINITE.astype(dtype).reshape(-1, 1)
+    Y = (np.arange(Z.size) % 2).astype(dtype).reshape(-1, 1)
+    assert_same_meaning(engine, engine.backprop_sigmoid_cross_entropy(engine.asarray(Z), engine.asarray(Y)),
+                        Z.astype(np.float64) - Y, dtype)
+    z, y = Z.astype(np.float64), Y.astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        losses = np.maximum(z, 0) - y * z + np.log1p(np.exp(-np.abs(z)))  # the README's loss equation
+        for rows in ([0], [1], [2], [1, 5], [2, 6], [3, 4, 5, 6]):  # NaN, inf, -inf, finite
+            cost = engine.cross_entropy_cost(engine.asarray(Z[rows]), engine.asarray(Y[rows]))
+            assert_same_meaning(engine, cost, np.mean(losses[rows]), dtype)
+
+
+def test_non_finite_dense_forward_and_backward(engine, dtype):
+    rng = np.random.default_rng(12)
+    A_prev, W, b = random(rng, (4, 3), dtype), random(rng, (2, 3), dtype), random(rng, (2, 1), dtype)
+    A_prev[0, 0], A_prev[1, 2], A_prev[2, 1] = np.nan, np.inf, -np.inf
+    W[1, 1] = 0.0  # 0 * -inf: NaN in one unit of example 2, -inf in the other
+    with np.errstate(invalid="ignore"):
+        notes_Z = W.astype(np.float64) @ A_prev.T.astype(np.float64) + b  # Z = W A_prev + b, notes' layout
+        Z, A = engine.dense_forward(engine.asarray(A_prev), engine.asarray(W), engine.asarray(b), "relu")
+        assert_same_meaning(engine, Z, notes_Z.T, dtype)
+        assert_same_meaning(engine, A, notes_activation(notes_Z.T, "relu"), dtype)
+        dZ = random(rng, (4, 2), dtype)
+        dZ[3, 0] = np.inf
+        dW, db, dA_prev = engine.backprop_dense(engine.asarray(dZ), engine.asarray(A_prev), engine.asarray(W))
+        dz, a_prev = dZ.T.astype(np.float64), A_prev.T.astype(np.float64)  # the notes' layout
+        assert_same_meaning(engine, dW, dz @ a_prev.T / 4, dtype)
+        assert_same_meaning(engine, db, dz.sum(axis=1, keepdims=True) / 4, dtype)
+        assert_same_meaning(engine, dA_prev, (W.T.astype(np.float64) @ dz).T, dtype)
+
+
+def test_non_finite_update_rows_and_dot(engine, dtype):
+    params = NON_FINITE.astype(dtype).reshape(3, 3)
+    grads = NON_FINITE[::-1].astype(dtype).reshape(3, 3)
+    on_engine = engine.asarray(params.copy())
+    with np.errstate(invalid="ignore"):
+        engine.sgd_update([on_engine], [engine.asarray(grads)], 0.5)
+        assert_same_meaning(engine, on_engine, params.astype(np.float64) - 0.5 * grads, dtype)
+        rows = np.array([2, 0])
+        assert_same_meaning(engine, engine.take_rows(engine.asarray(params), engine.asarray(rows)), params[rows], dtype)
+        w, x = np.ones(5, dtype), np.array([1.0, 2.0, np.inf, 4.0, 5.0], dtype)
+        for method in (engine.dot_loop, engine.dot_vectorized):
+            assert engine.to_numpy(method(engine.asarray(w), engine.asarray(x), 0.5)) == np.inf
+            x[3] = np.nan
+            assert np.isnan(engine.to_numpy(method(engine.asarray(w), engine.asarray(x), 0.5)))
+            x[3] = 4.0

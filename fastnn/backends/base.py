@@ -119,12 +119,15 @@ class Engine:
         """Return A = g(Z) for one of the notes' activations (sigmoid computed so it cannot overflow)."""
         xp = self.xp
         if activation == "sigmoid":
-            # sigma(z) = 1 / (1 + e^-z) = tanh(z / 2) / 2 + 1/2, which never overflows.
-            A = xp.multiply(Z, 0.5, out=out)
-            xp.tanh(A, out=A)
-            A *= 0.5
-            A += 0.5
-            return A
+            # 1 / (1 + e^-z) for z >= 0 and e^z / (1 + e^z) for z < 0, as one quotient
+            # e^min(z, 0) / (1 + e^-|z|): no exponent is positive, so nothing overflows, and
+            # the tail keeps full relative accuracy (tanh(z/2)/2 + 1/2 is 0 from z = -20 in
+            # float32). Two exps, not a select: a mask over random signs costs 10x a pass.
+            denominator = xp.exp(-xp.abs(Z))  # read Z before `out` (which may be Z) is written
+            denominator += 1
+            A = xp.minimum(Z, 0, out=out)
+            xp.exp(A, out=A)
+            return xp.divide(A, denominator, out=A)
         if activation == "tanh":
             return xp.tanh(Z, out=out)
         if activation == "relu":
@@ -139,7 +142,8 @@ class Engine:
         """Return dZ = dA * g'(Z), with g'(Z) written through the saved output A = g(Z).
 
         sigmoid: a (1 - a); tanh: 1 - a^2; relu: 1 if z > 0 else 0; leaky relu: 1 if z > 0
-        else 0.01. For both ReLUs, z > 0 exactly when a > 0, so Z need not be kept.
+        else 0.01. For both ReLUs, z > 0 exactly when a > 0, so Z need not be kept. The
+        product is always taken, so NaN or inf in dA gives NaN even where g'(z) = 0 (IEEE).
         `out` may be dA or A itself: g'(Z) is formed before anything is written.
         """
         xp = self.xp

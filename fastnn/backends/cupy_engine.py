@@ -401,7 +401,7 @@ class CupyEngine(Engine):
 
     @_device_arrays
     def activation(self, Z, activation, out=None):
-        """Return A = g(Z) (sigmoid as tanh(z/2)/2 + 1/2, which cannot overflow)."""
+        """Return A = g(Z) (sigmoid as the base class computes it: no overflow, no loss in the tail)."""
         code = activation_code(activation)
         cupy = _cupy()
         with cupy.cuda.Device(self._device):

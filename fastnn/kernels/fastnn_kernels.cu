@@ -25,18 +25,22 @@
 enum Activation { ACT_SIGMOID = 0, ACT_TANH = 1, ACT_RELU = 2, ACT_LEAKY_RELU = 3 };
 
 // g(z). `slope` is the leaky ReLU slope, 0.01 (fastnn.activations.LEAKY_RELU_SLOPE), passed
-// in so that the number is written once, in Python.
+// in so that the number is written once, in Python. NaN and inf give what the NumPy engine
+// gives: every comparison is written so that NaN fails it and flows through unchanged.
 template <typename T>
 __device__ __forceinline__ T activate(T z, int act, T slope) {
     switch (act) {
-    case ACT_SIGMOID:
-        // sigma(z) = 1 / (1 + e^-z) = tanh(z / 2) / 2 + 1/2. The tanh form never overflows
-        // (e^-z is inf for z < -88 in float) and is what the NumPy engine computes.
-        return tanh(z * T(0.5)) * T(0.5) + T(0.5);
+    case ACT_SIGMOID: {
+        // 1 / (1 + e^-z) for z >= 0 and e^z / (1 + e^z) for z < 0, as the NumPy engine
+        // computes it: e^-|z| never overflows (e^-z is inf for z < -88 in float), and neither
+        // form loses relative accuracy in the tail (tanh(z/2)/2 + 1/2 is 0 from z = -20).
+        T e = exp(-fabs(z));
+        return (z < T(0) ? e : T(1)) / (T(1) + e);
+    }
     case ACT_TANH:
         return tanh(z);
     case ACT_RELU:
-        return z > T(0) ? z : T(0);
+        return z <= T(0) ? T(0) : z;  // np.maximum(z, 0): NaN stays NaN
     default:  // ACT_LEAKY_RELU
         return z > T(0) ? z : slope * z;
     }
@@ -44,7 +48,8 @@ __device__ __forceinline__ T activate(T z, int act, T slope) {
 
 // dZ = dA * g'(Z), with g'(Z) written through the saved output a = g(z), so Z is not kept:
 // sigmoid a (1 - a), tanh 1 - a^2, and for both ReLUs z > 0 exactly when a > 0.
-// The products are taken in the NumPy engine's order, so float results agree closely.
+// The products are taken in the NumPy engine's order, so float results agree closely, and
+// always taken: NaN or inf in dA gives NaN even where g'(z) = 0, as NumPy's dA * (A > 0).
 template <typename T>
 __device__ __forceinline__ T activation_gradient(T da, T a, int act, T slope) {
     switch (act) {
@@ -53,7 +58,7 @@ __device__ __forceinline__ T activation_gradient(T da, T a, int act, T slope) {
     case ACT_TANH:
         return (T(1) - a * a) * da;
     case ACT_RELU:
-        return a > T(0) ? da : T(0);
+        return a > T(0) ? da : da * T(0);
     default:  // ACT_LEAKY_RELU
         return a > T(0) ? da : slope * da;
     }

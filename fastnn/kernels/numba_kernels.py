@@ -18,16 +18,35 @@ from numba import njit
 
 SIGMOID, TANH, RELU, LEAKY_RELU = 0, 1, 2, 3
 
+# NaN and inf mean what they mean in the NumPy engine: each kernel is written so that IEEE
+# arithmetic gives NumPy's result (NaN fails every comparison; 0 * inf and 0 * NaN are NaN).
+
 # Partial sums of this many terms keep a float32 cost accurate without a float64
 # accumulator: the rounding error grows with BLOCK + n / BLOCK terms instead of n.
 _SUM_BLOCK = 128
+
+
+# error_model="numpy" on the kernels that divide: IEEE division (x / 0 is inf, never an
+# exception), so no zero test per element and the loop vectorises (9 us against 40 us for
+# 32768 float32 quotients here). No denominator here can be 0 anyway: it is 1 + e^-|z| >= 1.
+@njit(cache=True, error_model="numpy")
+def sigmoid(z, one):
+    """1 / (1 + e^-z), as e^z / (1 + e^z) for z < 0: no overflow, full relative accuracy.
+
+    `one` is 1 in z's dtype (a bare 1.0 would make float32 arithmetic float64). NaN fails
+    z < 0 and stays NaN.
+    """
+    if z < 0:
+        e = math.exp(z)
+        return e / (one + e)
+    return one / (one + math.exp(-z))
 
 
 @njit(cache=True)
 def bias_activation(Z, b, code, slope, A):
     """Z[i, j] += b[j] and A[i, j] = g(Z[i, j]) in one pass; Z (m, n), b (n,), A (m, n)."""
     t = Z.dtype.type
-    zero, half, leak = t(0), t(0.5), t(slope)
+    zero, one, leak = t(0), t(1), t(slope)
     m, n = Z.shape
     # One loop per activation, so the branch is outside the loop (relu vectorises).
     if code == SIGMOID:
@@ -35,8 +54,7 @@ def bias_activation(Z, b, code, slope, A):
             for j in range(n):
                 z = Z[i, j] + b[j]
                 Z[i, j] = z
-                # sigma(z) = tanh(z/2)/2 + 1/2: no exp, so no overflow for large |z|.
-                A[i, j] = math.tanh(z * half) * half + half
+                A[i, j] = sigmoid(z, one)
     elif code == TANH:
         for i in range(m):
             for j in range(n):
@@ -48,8 +66,8 @@ def bias_activation(Z, b, code, slope, A):
             for j in range(n):
                 z = Z[i, j] + b[j]
                 Z[i, j] = z
-                # Written so that NaN propagates, as np.maximum does.
-                A[i, j] = zero if z < zero else z
+                # NaN fails z <= 0 and propagates, and -0 gives +0, as np.maximum(z, 0) does.
+                A[i, j] = zero if z <= zero else z
     else:
         for i in range(m):
             for j in range(n):
@@ -62,17 +80,17 @@ def bias_activation(Z, b, code, slope, A):
 def activation(Z, code, slope, A):
     """A = g(Z) elementwise on flat arrays (A may be Z itself)."""
     t = Z.dtype.type
-    zero, half, leak = t(0), t(0.5), t(slope)
+    zero, one, leak = t(0), t(1), t(slope)
     if code == SIGMOID:
         for k in range(Z.shape[0]):
-            A[k] = math.tanh(Z[k] * half) * half + half
+            A[k] = sigmoid(Z[k], one)
     elif code == TANH:
         for k in range(Z.shape[0]):
             A[k] = math.tanh(Z[k])
     elif code == RELU:
         for k in range(Z.shape[0]):
             z = Z[k]
-            A[k] = zero if z < zero else z
+            A[k] = zero if z <= zero else z
     else:
         for k in range(Z.shape[0]):
             z = Z[k]
@@ -94,7 +112,9 @@ def backprop_activation(dA, A, code, slope, dZ):
             dZ[k] = (one - a * a) * dA[k]
     elif code == RELU:
         for k in range(A.shape[0]):
-            dZ[k] = dA[k] if A[k] > zero else zero
+            d = dA[k]
+            # d * 0, not 0: NaN or inf in dA gives NaN, as NumPy's dA * (A > 0) does.
+            dZ[k] = d if A[k] > zero else d * zero
     else:
         for k in range(A.shape[0]):
             d = dA[k]
@@ -102,23 +122,23 @@ def backprop_activation(dA, A, code, slope, dZ):
 
 
 @njit(cache=True)
-def bias_add(Z, b, factor, A):
-    """Z[i, j] += b[j] and A[i, j] = factor * Z[i, j] in one pass (A may be Z itself)."""
-    f = Z.dtype.type(factor)
+def bias_add_negative_abs(Z, b, E):
+    """Z[i, j] += b[j] and E[i, j] = -|Z[i, j]| in one pass: the exponent of sigmoid's e^-|z|."""
     m, n = Z.shape
     for i in range(m):
         for j in range(n):
             z = Z[i, j] + b[j]
             Z[i, j] = z
-            A[i, j] = z * f
+            E[i, j] = -abs(z)
 
 
-@njit(cache=True)
-def half_plus_half(A):
-    """A = A / 2 + 1/2 in place on a flat array: the last step of sigmoid from tanh(z / 2)."""
-    half = A.dtype.type(0.5)
-    for k in range(A.shape[0]):
-        A[k] = A[k] * half + half
+@njit(cache=True, error_model="numpy")
+def sigmoid_from_exp(Z, E):
+    """E = sigmoid(Z) in place on flat arrays, given E = e^-|Z|: e / (1 + e) for z < 0, else 1 / (1 + e)."""
+    zero, one = Z.dtype.type(0), Z.dtype.type(1)
+    for k in range(Z.shape[0]):
+        e = E[k]
+        E[k] = (e if Z[k] < zero else one) / (one + e)
 
 
 @njit(cache=True)
