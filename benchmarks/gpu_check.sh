@@ -1,22 +1,37 @@
 #!/usr/bin/env bash
 # The one prepared GPU check of fastnn's cupy engine.
 #
-#   bash benchmarks/gpu_check.sh OUTDIR
+#   bash benchmarks/gpu_check.sh OUTDIR          (PYTHON=... picks the interpreter; default python3)
 #
-# Run from the repository checkout on a GPU machine with Python 3.12, numpy, cupy-cuda13x,
-# numba, pytest and pytest-benchmark installed (no pip, no network). Every step runs under
-# `timeout`, and the limits add up to under 5 minutes, kill grace included. Each step's
-# output goes to OUTDIR/<step>.txt (its tail is echoed), and OUTDIR/summary.txt gets one
-# line per step with its exit status and duration; a failing step does not stop the others.
+# Run from the repository checkout on a GPU machine with Python 3.10+, numpy, cupy-cuda13x,
+# numba, pytest and pytest-benchmark installed (no pip, no network).
+#
+# First, before anything else, a preflight: NVRTC must be found and the cupy engine must be
+# able to run. If not, the script stops at once with the reason and exit status 2: a run
+# in which every GPU test skips would report success while testing nothing.
+#
+# Then every step runs under `timeout`; the limits add up to under 5 minutes, kill grace
+# included (tests/test_gpu_check.py checks the sum). One writer per file: each step's output
+# goes to OUTDIR/<step>.log (its tail is echoed), OUTDIR/summary.txt gets one line per step
+# (written by this script only), and gpu_bench.py alone writes gpu_bench.json and
+# gpu_bench.txt. A failing step does not stop the others (pytest runs with a large
+# --maxfail, never -x, so the graph tests at the end still run); the exit status is 1 when
+# any step failed.
 set -u
 
 OUT=${1:?usage: bash benchmarks/gpu_check.sh OUTDIR}
+PYTHON=${PYTHON:-python3}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 export PYTHONDONTWRITEBYTECODE=1
+# float32 results must not depend on the machine's settings: no TF32 in cuBLAS, whether
+# reached through CuPy (CUPY_TF32) or directly (NVIDIA_TF32_OVERRIDE). tests/conftest.py pins
+# the same for any pytest run.
+export CUPY_TF32=0 NVIDIA_TF32_OVERRIDE=0
 : > "$OUT/summary.txt"
+failed=0
 
 # step NAME LIMIT_SECONDS COMMAND...: run COMMAND with a time limit, log it, never abort the script.
 step() {
@@ -24,42 +39,46 @@ step() {
     shift 2
     echo "=== $name (limit ${limit}s): $*"
     local start=$SECONDS
-    timeout -k 5 "$limit" "$@" > "$OUT/$name.txt" 2>&1
+    timeout -k 5 "$limit" "$@" > "$OUT/$name.log" 2>&1
     local rc=$?
-    tail -n 30 "$OUT/$name.txt"
-    [ "$rc" = 124 ] || [ "$rc" = 137 ] && echo "!!! $name TIMED OUT after ${limit}s"
-    echo "$name rc=$rc $((SECONDS - start))s" | tee -a "$OUT/summary.txt"
+    tail -n 30 "$OUT/$name.log"
+    if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then echo "!!! $name TIMED OUT after ${limit}s"; fi
+    if [ "$rc" != 0 ]; then failed=1; fi
+    echo "$name rc=$rc $((SECONDS - start))s" >> "$OUT/summary.txt"
+    echo "$name rc=$rc $((SECONDS - start))s"
 }
+
+# 0. Preflight (20 s): NVRTC first, then the engine. Stops the script loudly on failure.
+step preflight 20 "$PYTHON" benchmarks/gpu_preflight.py
+if [ "$failed" != 0 ]; then
+    echo "!!! PREFLIGHT FAILED: nothing else was run (see $OUT/preflight.log)" | tee -a "$OUT/summary.txt"
+    exit 2
+fi
 
 # 1. The machine (10 s).
 step env 10 bash -c '
     nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used,compute_cap,clocks.max.sm --format=csv
-    python3 -c "import sys, numpy, cupy; print(sys.version.split()[0], \"numpy\", numpy.__version__, \"cupy\", cupy.__version__, \"cuda runtime\", cupy.cuda.runtime.runtimeGetVersion())"
-    pip freeze 2>/dev/null | grep -i -E "^(cupy|torch|numba|nvidia-cuda-nvrtc)" || true
-    python3 -c "from fastnn.backends.cupy_engine import CupyEngine as E; print(\"cupy engine:\", E.unavailable_reason() or \"available\")"
-'
+    "$0" -c "import sys, numpy, cupy; print(sys.version.split()[0], \"numpy\", numpy.__version__, \"cupy\", cupy.__version__, \"cuda runtime\", cupy.cuda.runtime.runtimeGetVersion())"
+    "$0" -m pip freeze 2>/dev/null | grep -i -E "^(cupy|torch|numba|nvidia-cuda-nvrtc|nvidia-cublas)" || true
+' "$PYTHON"
 
-# 2. The cupy engine's own tests: NVRTC source checks and the GPU kernel tests (70 s).
-step pytest_cupy 70 python3 -m pytest tests/test_cuda_sources.py tests/test_cupy_engine.py \
-    -q -x -rs -p no:cacheprovider --junitxml="$OUT/pytest_cupy.xml"
+# 2. The cupy engine's own tests: NVRTC source checks, the GPU kernel tests, the loop's
+#    layering (80 s).
+step pytest_cupy 80 "$PYTHON" -m pytest tests/test_cuda_sources.py tests/test_cupy_engine.py \
+    tests/test_layering.py -q --maxfail=1000 -rs -p no:cacheprovider --junitxml="$OUT/pytest_cupy.xml"
 
-# 3. The shared conformance suite, cupy against numpy (45 s).
-if [ -f tests/test_conformance.py ]; then
-    step pytest_conformance 45 python3 -m pytest tests/test_conformance.py -k cupy \
-        -q -x -rs -p no:cacheprovider --junitxml="$OUT/pytest_conformance.xml"
-else
-    echo "pytest_conformance skipped: tests/test_conformance.py not found" | tee -a "$OUT/summary.txt"
-fi
+# 3. The shared conformance suite, cupy against numpy (40 s).
+step pytest_conformance 40 "$PYTHON" -m pytest tests/test_conformance.py -k cupy \
+    -q --maxfail=1000 -rs -p no:cacheprovider --junitxml="$OUT/pytest_conformance.xml"
 
-# 4. A short training run on bundled data through the CLI (30 s).
-# >>> THE TRAINING COMMAND: adjust this one line if the CLI's flags differ. <<<
-step train 30 python3 -m fastnn train --engine cupy --dataset digits --epochs 200
+# 4. A short training run on bundled data through the CLI (25 s).
+step train 25 "$PYTHON" -m fastnn train --engine cupy --dataset digits --epochs 200
 
-# 5. Timings: dot loop vs cuBLAS vs bandwidth, Python loops, training epochs (105 s; the
+# 5. Timings: dot loop vs cuBLAS vs bandwidth, Python loops, training epochs (90 s; the
 #    script stops starting new sections after --budget seconds).
-step gpu_bench 105 python3 benchmarks/gpu_bench.py --out "$OUT/gpu_bench.json" --budget 85
+step gpu_bench 90 "$PYTHON" benchmarks/gpu_bench.py --out "$OUT/gpu_bench.json" --budget 72
 
 echo "=== summary"
 cat "$OUT/summary.txt"
 [ -f "$OUT/gpu_bench.txt" ] && cat "$OUT/gpu_bench.txt"
-exit 0
+exit "$failed"

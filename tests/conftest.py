@@ -1,5 +1,7 @@
 """Shared fixtures: every engine, declared as data; GPU engines skip, with the reason, without a GPU."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -7,6 +9,11 @@ from fastnn.backends import engine_class
 from fastnn.testing import ENGINE_NAMES, engine_or_skip, engine_params
 
 DTYPES = (np.float32, np.float64)
+
+# float32 tolerances must not depend on the environment: no TF32 in cuBLAS, through CuPy
+# (read at its first matmul, after this) or called directly. Set before any test imports CuPy.
+os.environ["CUPY_TF32"] = "0"
+os.environ["NVIDIA_TF32_OVERRIDE"] = "0"
 
 
 @pytest.fixture(params=engine_params(ENGINE_NAMES))
