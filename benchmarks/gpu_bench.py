@@ -11,7 +11,8 @@ Times, with CUDA events after a warm-up, and the first (compiling) call reported
    per operation), and a variant that reads every element back to the host: cost per element.
 3. training: seconds per epoch for [784, 256, 128, 1] batch 128 and [784, 64, 64, 1] batch 32
    on 60,000 random examples: fastnn.DeepNetwork with the cupy engine eager and in graph mode,
-   a hand-written step of engine calls (eager and captured), and PyTorch CUDA if importable.
+   a hand-written step of engine calls (eager, captured with direct cuBLAS, captured with the
+   tiled GEMM fallback), and PyTorch CUDA if importable.
 
 Each section runs in its own try block and the JSON is rewritten after each one, so an error
 or a timeout loses only what was not measured. A text summary goes next to the JSON (.txt).
@@ -179,7 +180,7 @@ def engine_step(engine, X, Y, layers, dtype=np.float32):
 
 
 def engine_step_ms(cp, engine, layers, batch_size, steps=200):
-    """(first call ms, ms per step, mode, reason) of a hand-written step on random data."""
+    """(first call ms, ms per step, mode, reason, cost finite, gemm) of a hand-written step on random data."""
     rng = np.random.default_rng(2)
     X = engine.asarray(rng.standard_normal((batch_size, layers[0]), dtype=np.float32))
     Y = engine.asarray((rng.random((batch_size, 1)) < 0.5).astype(np.float32))
@@ -189,7 +190,7 @@ def engine_step_ms(cp, engine, layers, batch_size, steps=200):
     run()
     ms = gpu_ms(cp, run, steps)
     finite = bool(np.isfinite(float(engine.to_numpy(cost))))
-    return first, ms, run.mode, run.reason, finite
+    return first, ms, run.mode, run.reason, finite, run.gemm
 
 
 def torch_epoch_seconds(layers, batch_size, X_np, y_np, epochs=1):
@@ -240,8 +241,11 @@ def training_section(cp, device, deadline):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((EXAMPLES, 784), dtype=np.float32)
     y = (rng.random(EXAMPLES) < 0.5).astype(np.float32)
+    # cupy_graph_tiled: captured steps with the tiled GEMM fallback instead of direct cuBLAS
+    # (engine steps only), to see what the direct call gains.
     engines = {"cupy_eager": CupyEngine(device=device, graph=False),
-               "cupy_graph": CupyEngine(device=device, graph=True)}
+               "cupy_graph": CupyEngine(device=device, graph=True),
+               "cupy_graph_tiled": CupyEngine(device=device, graph=True)}
     out = []
     for layers, batch_size in TRAINING_CONFIGS:
         steps_per_epoch = -(-EXAMPLES // batch_size)
@@ -250,16 +254,21 @@ def training_section(cp, device, deadline):
             if time.monotonic() > deadline:
                 row[label] = "skipped: out of time budget"
                 continue
+            tiled = label.endswith("_tiled")
             try:  # engine calls only: eager vs captured, independent of DeepNetwork
-                first, ms, mode, reason, finite = engine_step_ms(cp, engine, layers, batch_size)
+                if tiled:
+                    os.environ["FASTNN_GRAPH_GEMM"] = "tiled"
+                first, ms, mode, reason, finite, gemm = engine_step_ms(cp, engine, layers, batch_size)
                 row[f"{label}_engine_step"] = {
                     "first_call_ms": _round(first), "ms_per_step": _round(ms), "mode": mode,
-                    "reason": reason, "cost_finite": finite,
+                    "reason": reason, "gemm": gemm, "cost_finite": finite,
                     "epoch_s_from_steps": _round(ms * steps_per_epoch / 1e3),
                 }
             except Exception as error:
                 row[f"{label}_engine_step"] = _error(error)
-            if time.monotonic() > deadline:
+            finally:
+                os.environ.pop("FASTNN_GRAPH_GEMM", None)
+            if time.monotonic() > deadline or tiled:
                 continue
             try:  # the public API
                 engine._graph_status = None

@@ -218,6 +218,18 @@ def test_asarray_refuses_an_array_on_another_device(fake_gpus):
         CupyEngine(device=0).asarray(on_device(np.zeros(3), OnDevice1))
 
 
+def test_captured_steps_fall_back_to_gemm_tiled_with_the_reason(fake_gpus, monkeypatch):
+    from fastnn.kernels import cublas
+
+    fake_gpus(1)
+    monkeypatch.setenv("FASTNN_GRAPH_GEMM", "tiled")
+    assert CupyEngine()._graph_gemm() == ("tiled", "gemm_tiled ($FASTNN_GRAPH_GEMM=tiled)")
+    monkeypatch.delenv("FASTNN_GRAPH_GEMM")
+    monkeypatch.setattr(cublas, "library", lambda: (None, "libcublas not found: (the reason)"))
+    mode, why = CupyEngine()._graph_gemm()
+    assert mode == "tiled" and why == "gemm_tiled (direct cuBLAS unavailable: libcublas not found: (the reason))"
+
+
 # -- GPU -----------------------------------------------------------------------------------
 
 
@@ -303,18 +315,25 @@ def test_output_layer_cost_and_gradient_match_numpy(cupy_engine_, dtype, m):
 
 @pytest.mark.gpu
 @pytest.mark.parametrize("m,n_in,n_out", [(1, 1, 1), (32, 784, 64), (129, 65, 1), (128, 256, 128)])
-@pytest.mark.parametrize("tiled", [False, True], ids=["cublas", "gemm_tiled"])
-def test_dense_layer_matches_numpy(cupy_engine_, dtype, m, n_in, n_out, tiled):
+@pytest.mark.parametrize("gemm", [None, "cublas", "tiled"], ids=["cupy.matmul", "direct cublas", "gemm_tiled"])
+def test_dense_layer_matches_numpy(cupy_engine_, dtype, m, n_in, n_out, gemm):
     ref, gpu = NumpyEngine(), cupy_engine_
     A_prev, W, b = _random((m, n_in), dtype), _random((n_out, n_in), dtype, 1), _random((n_out, 1), dtype, 2)
     dZ = _random((m, n_out), dtype, 3)
     tol = {"rtol": 2e-4, "atol": 2e-5} if dtype == np.float32 else {"rtol": 1e-10, "atol": 1e-12}
-    gpu._local.tiled_gemm = tiled
-    try:
-        Z_gpu, _ = gpu.dense_forward(gpu.asarray(A_prev), gpu.asarray(W), gpu.asarray(b), "relu")
-        grads = gpu.backprop_dense(gpu.asarray(dZ), gpu.asarray(A_prev), gpu.asarray(W))
-    finally:
-        gpu._local.tiled_gemm = False
+    with gpu.xp.cuda.Device(gpu._device):
+        stream = gpu._graph_stream()  # the direct handle's stream: run everything there
+        if gemm == "cublas":
+            assert gpu._graph_gemm()[0] == "cublas", gpu._graph_gemm()[1]
+        gpu.synchronize()
+        gpu._local.gemm = gemm
+        try:
+            with stream:
+                Z_gpu, _ = gpu.dense_forward(gpu.asarray(A_prev), gpu.asarray(W), gpu.asarray(b), "relu")
+                grads = gpu.backprop_dense(gpu.asarray(dZ), gpu.asarray(A_prev), gpu.asarray(W))
+            stream.synchronize()
+        finally:
+            gpu._local.gemm = None
     Z_ref, _ = ref.dense_forward(A_prev, W, b, "relu")
     np.testing.assert_allclose(gpu.to_numpy(Z_gpu), Z_ref, **tol)
     for got, expected in zip(grads, ref.backprop_dense(dZ, A_prev, W)):
@@ -380,7 +399,10 @@ def _training_step(engine, X, Y, layers, dtype, learning_rate=0.1, seed=0):
 
 
 @pytest.mark.gpu
-def test_graph_mode_trains_like_numpy(cupy_engine_, dtype):
+@pytest.mark.parametrize("gemm", ["cublas", "tiled"])
+def test_graph_mode_trains_like_numpy(cupy_engine_, dtype, gemm, monkeypatch):
+    if gemm == "tiled":
+        monkeypatch.setenv("FASTNN_GRAPH_GEMM", "tiled")  # the fallback, when libcublas cannot be opened
     gpu = CupyEngine(device=cupy_engine_._device, graph=True)
     rng = np.random.default_rng(5)
     X = rng.standard_normal((64, 20)).astype(dtype)
@@ -393,6 +415,8 @@ def test_graph_mode_trains_like_numpy(cupy_engine_, dtype):
         captured()
         ref_step()
     assert captured.mode == "graph", captured.reason
+    expected_gemm = "cuBLAS called directly" if gemm == "cublas" else "gemm_tiled"
+    assert captured.gemm.startswith(expected_gemm), captured.gemm
     tol = {"rtol": 1e-4, "atol": 1e-5} if dtype == np.float32 else {"rtol": 1e-10, "atol": 1e-12}
     for got, expected in zip(params, ref_params):
         np.testing.assert_allclose(gpu.to_numpy(got), expected, **tol)

@@ -12,9 +12,11 @@ method takes its arrays on the engine's device and refuses, before any work, a h
 (TypeError) or an array on another device (ValueError), naming the argument. Scalars
 (learning rate, bias of the dot demo, an index) are plain numbers.
 
-Matrix products use cuBLAS (``cupy.matmul``), except while a training step is captured into a
-CUDA graph (:meth:`CupyEngine.capture_step`): CuPy 14 refuses cuBLAS calls during capture, so
-captured steps use the tiled GEMM kernel ``gemm_tiled`` instead.
+Matrix products use cuBLAS through ``cupy.matmul``, except while a training step is captured
+into a CUDA graph (:meth:`CupyEngine.capture_step`): CuPy 14 refuses its cuBLAS wrappers
+during capture, so captured steps call cuBLAS directly through a handle of the engine's own
+(fastnn/kernels/cublas.py), or, when that library cannot be opened (or
+``FASTNN_GRAPH_GEMM=tiled``), fastnn's tiled GEMM kernel ``gemm_tiled``.
 """
 
 import functools
@@ -27,11 +29,13 @@ import numpy as np
 
 from ..activations import LEAKY_RELU_SLOPE, activation_code
 from ..errors import EngineUnavailableError
+from ..kernels import cublas
 from ..kernels import cuda as kernels
 from ..validation import FLOAT_DTYPES
 from .base import Engine
 
 DEVICE_VARIABLE = "FASTNN_CUDA_DEVICE"
+GRAPH_GEMM_VARIABLE = "FASTNN_GRAPH_GEMM"  # "tiled" makes captured steps use gemm_tiled
 NO_GPU_ADVICE = "on this machine use engine 'numba' or 'numpy', or install an NVIDIA driver"
 NOT_INSTALLED = "CuPy is not installed: pip install cupy-cuda12x (or cupy-cuda13x for a CUDA 13 driver)"
 
@@ -137,7 +141,7 @@ class _CapturedStep:
     If recording fails, the step runs eagerly from then on and `reason` says why.
 
     Attributes: `mode` is "graph", "eager" or "pending" (before the first call); `reason`
-    explains an eager mode.
+    explains an eager mode; `gemm` says how the recorded step multiplies matrices.
     """
 
     def __init__(self, engine, step, use_graph, reason=None):
@@ -146,6 +150,7 @@ class _CapturedStep:
         self._graph = None
         self.mode = "pending" if use_graph else "eager"
         self.reason = reason
+        self.gemm = "cupy.matmul (cuBLAS through CuPy)"
 
     def __call__(self):
         if self._graph is not None:
@@ -160,18 +165,22 @@ class _CapturedStep:
     def _warm_up_and_capture(self):
         cupy = _cupy()
         engine = self._engine
-        with cupy.cuda.Device(engine._device):
-            engine._local.tiled_gemm = True  # cuBLAS cannot be captured; warm up the same path
+        with cupy.cuda.Device(engine._device), engine._capture_lock:
+            stream = engine._graph_stream()
+            engine._local.gemm, self.gemm = engine._graph_gemm()
             try:
-                self._step()
-                # The capture stream does not wait for the current (legacy) stream: finish the
-                # warm-up, and everything queued before it, before recording.
+                # The capture stream does not wait for the current (legacy) stream: finish what
+                # was queued before (the batch copies), then warm up on the capture stream, where
+                # the direct cuBLAS handle is bound, with the same GEMM path as the recording.
                 engine.synchronize()
-                self._graph, self.reason = _capture(self._step, cupy.cuda.Stream(non_blocking=True))
+                with stream:
+                    self._step()
+                stream.synchronize()
+                self._graph, self.reason = _capture(self._step, stream)
             finally:
-                engine._local.tiled_gemm = False
+                engine._local.gemm = None
         self.mode = "graph" if self._graph is not None else "eager"
-        engine._graph_status = (self.mode, self.reason)
+        engine._graph_status = (self.mode, self.reason, self.gemm)
 
 
 def _capture(step, stream):
@@ -236,8 +245,11 @@ class CupyEngine(Engine):
             )
         self._graph = graph
         self._name = None  # the device's name, asked for on first use
-        self._graph_status = None  # (mode, reason) of the last captured step, for benchmarks
-        self._local = threading.local()  # tiled_gemm: this thread is recording a CUDA graph
+        self._graph_status = None  # (mode, reason, gemm) of the last captured step, for benchmarks
+        self._local = threading.local()  # gemm: "cublas" or "tiled" while this thread records a graph
+        self._capture_lock = threading.Lock()
+        self._stream = None  # the non-blocking stream every graph is recorded on, made once
+        self._cublas = None  # (cublas.Handle bound to that stream, its workspace) or (None, why not)
 
     @classmethod
     def unavailable_reason(cls):
@@ -572,26 +584,69 @@ class CupyEngine(Engine):
         return out
 
     def _gemm(self, a, b, out, alpha):
-        """out = alpha * a @ b: cuBLAS eagerly, gemm_tiled while recording a graph."""
-        if getattr(self._local, "tiled_gemm", False):
-            return self._gemm_tiled(a, b, out, alpha)
-        cupy = _cupy()
-        C = cupy.matmul(a, b, out=out)
-        if alpha != 1.0:
-            cupy.multiply(C, C.dtype.type(alpha), out=C)
-        return C
+        """out = alpha * a @ b: cuBLAS through CuPy eagerly; while recording a graph, cuBLAS
+        called directly, or gemm_tiled (also for layouts the direct call cannot read)."""
+        mode = getattr(self._local, "gemm", None)
+        if mode is None:
+            cupy = _cupy()
+            C = cupy.matmul(a, b, out=out)
+            if alpha != 1.0:
+                cupy.multiply(C, C.dtype.type(alpha), out=C)
+            return C
+        dtype, C = self._gemm_output(a, b, out)
+        if mode == "cublas" and C.size and a.shape[1]:  # no K = 0 product: gemm_tiled writes its zeros
+            try:
+                call = cublas.gemm_arguments(a, b, C)
+            except cublas.UnsupportedLayout:
+                return self._gemm_tiled(a, b, C, alpha)
+            self._cublas[0].gemm(call, alpha, a.data.ptr, b.data.ptr, C.data.ptr, dtype)
+            return C
+        return self._gemm_tiled(a, b, C, alpha)
 
-    def _gemm_tiled(self, a, b, out, alpha):
-        """out = alpha * a @ b with the tiled GEMM kernel; transposed views cost nothing."""
+    def _gemm_output(self, a, b, out):
+        """(dtype, C) for a @ b after checking the factors: 2-D, sizes that multiply, one dtype."""
         cupy = _cupy()
         if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
             raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not multiply")
         dtype = self._float_dtype(a)
         if b.dtype != dtype or not isinstance(a, cupy.ndarray) or not isinstance(b, cupy.ndarray):
             raise TypeError("matmul: while recording a CUDA graph, both factors must be device arrays of one dtype")
+        return dtype, self._output(out, (a.shape[0], b.shape[1]), dtype, "matmul")
+
+    def _graph_stream(self):
+        """The non-blocking stream graphs are recorded on: one per engine, so the cuBLAS handle's stream is set once."""
+        if self._stream is None:
+            self._stream = _cupy().cuda.Stream(non_blocking=True)
+        return self._stream
+
+    def _graph_gemm(self):
+        """("cublas" or "tiled", description): how steps recorded now multiply matrices.
+
+        The direct cuBLAS handle is made on first use, bound to the graph stream, with a
+        workspace of its own so that recording allocates nothing.
+        """
+        if os.environ.get(GRAPH_GEMM_VARIABLE, "").strip().lower() == "tiled":
+            return "tiled", f"gemm_tiled (${GRAPH_GEMM_VARIABLE}=tiled)"
+        if self._cublas is None:
+            library, how = cublas.library()
+            self._cublas = (None, how)
+            if library is not None:
+                workspace = _cupy().empty(cublas.WORKSPACE_BYTES, dtype=np.uint8)
+                try:
+                    handle = cublas.Handle(self._graph_stream().ptr, workspace.data.ptr, workspace.nbytes)
+                    self._cublas = (handle, workspace)
+                except cublas.CublasError as error:
+                    self._cublas = (None, str(error))
+        handle, detail = self._cublas
+        if handle is None:
+            return "tiled", f"gemm_tiled (direct cuBLAS unavailable: {detail})"
+        return "cublas", f"cuBLAS called directly ({handle.library})"
+
+    def _gemm_tiled(self, a, b, out, alpha):
+        """out = alpha * a @ b with the tiled GEMM kernel; transposed views cost nothing."""
+        dtype, C = self._gemm_output(a, b, out)
         M, K = a.shape
         N = b.shape[1]
-        C = self._output(out, (M, N), dtype, "matmul")
         if M and N:
             tile = kernels.GEMM_TILE
             grid = (min(-(-N // tile), kernels.MAX_BLOCKS), min(-(-M // tile), kernels.MAX_GRID_Y))
