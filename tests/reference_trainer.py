@@ -60,6 +60,15 @@ def train(parameters, X, Y, hidden_activation, *, learning_rate, epochs, batch_s
 
 def gradient_descent_step(parameters, X, Y, hidden_activation, learning_rate):
     """One step on the batch X, Y: forward, cost, backward, then update; return the cost before the update."""
+    _, cost, grads = propagate(parameters, X, Y, hidden_activation)
+    # Update: W := W - alpha dW; b := b - alpha db.
+    for name in list(parameters):
+        parameters[name] = parameters[name] - learning_rate * grads["d" + name]
+    return cost
+
+
+def propagate(parameters, X, Y, hidden_activation):
+    """Return (A, cost, grads) for the batch X, Y: A^[l] for l = 0..L, J, and {"dW1", "db1", ...}."""
     L = len(parameters) // 2
     m = X.shape[1]
     W = {l: parameters[f"W{l}"] for l in range(1, L + 1)}
@@ -77,17 +86,12 @@ def gradient_descent_step(parameters, X, Y, hidden_activation, learning_rate):
     cost = float(-np.sum(Y * np.log(AL) + (1 - Y) * np.log(1 - AL)) / m)
 
     # Backward: dZ^[L] = A^[L] - Y; dW = (1/m) dZ A_prev^T; db = (1/m) sum dZ; dA_prev = W^T dZ.
-    dW, db = {}, {}
+    grads = {}
     dZ = AL - Y
     for l in range(L, 0, -1):
-        dW[l] = dZ @ A[l - 1].T / m
-        db[l] = np.sum(dZ, axis=1, keepdims=True) / m
+        grads[f"dW{l}"] = dZ @ A[l - 1].T / m
+        grads[f"db{l}"] = np.sum(dZ, axis=1, keepdims=True) / m
         if l > 1:
             dA_prev = W[l].T @ dZ
             dZ = dA_prev * g[l - 1][1](Z[l - 1], A[l - 1])
-
-    # Update: W := W - alpha dW; b := b - alpha db.
-    for l in range(1, L + 1):
-        parameters[f"W{l}"] = W[l] - learning_rate * dW[l]
-        parameters[f"b{l}"] = b[l] - learning_rate * db[l]
-    return cost
+    return A, cost, grads

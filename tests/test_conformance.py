@@ -1,5 +1,8 @@
-"""The shared conformance suite: every engine gives the NumPy reference's results.
+"""The shared conformance suite: every engine, NumPy's included, gives the notes' results.
 
+Expectations are the notes' equations written plainly in this file (notes_activation,
+notes_derivative below, and tests/reference_trainer.py for whole networks), computed in
+float64 in the notes' layout: never an engine's output, so no engine is compared with itself.
 Tolerances: float64 rtol 1e-10 / atol 1e-12; float32 rtol 1e-4 / atol 1e-5 (engines may
 fuse or reorder float32 arithmetic; a training run compounds rounding over many steps).
 """
@@ -10,19 +13,17 @@ import numpy as np
 import pytest
 
 import fastnn
+import reference_trainer
 from fastnn import ACTIVATIONS
-from fastnn.backends import get_engine
 from fastnn.propagation import Workspace, backward, forward, to_engine, training_step
 
 TOLERANCE = {np.dtype(np.float32): dict(rtol=1e-4, atol=1e-5), np.dtype(np.float64): dict(rtol=1e-10, atol=1e-12)}
 # (m examples, units in, units out): one example, one unit, sizes that no thread count divides.
 SHAPES = [(1, 3, 2), (7, 1, 5), (13, 9, 1), (33, 17, 11)]
 
-reference = get_engine("numpy")
-
 
 def assert_same(engine, actual, expected, dtype):
-    """Engine result equals the reference result, with the engine's dtype kept."""
+    """Engine result equals the notes' result, with the engine's dtype kept."""
     actual = engine.to_numpy(actual)
     assert actual.dtype == dtype, f"{engine.name} returned {actual.dtype}, expected {dtype}"
     np.testing.assert_allclose(actual, np.asarray(expected), **TOLERANCE[dtype])
@@ -32,34 +33,35 @@ def random(rng, shape, dtype, scale=1.0):
     return (rng.standard_normal(shape) * scale).astype(dtype)
 
 
+def notes_dense_forward(A_prev, W, b, activation):
+    """(Z, A) in the engines' row layout from Z = W A_prev + b, A = g(Z) in the notes' layout, in float64."""
+    Z = W.astype(np.float64) @ A_prev.T.astype(np.float64) + b.astype(np.float64)
+    return Z.T, notes_activation(Z, activation).T
+
+
+def notes_backprop_activation(dA, A, activation):
+    """dZ = dA * g'(Z), with g' written from A = g(Z), in float64."""
+    return dA.astype(np.float64) * notes_derivative(A.astype(np.float64), activation)
+
+
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_dense_forward(engine, dtype, activation, shape):
     m, n_in, n_out = shape
     rng = np.random.default_rng(1)
     A_prev, W, b = random(rng, (m, n_in), dtype), random(rng, (n_out, n_in), dtype), random(rng, (n_out, 1), dtype)
-    Z_ref, A_ref = reference.dense_forward(A_prev, W, b, activation)
+    Z_notes, A_notes = notes_dense_forward(A_prev, W, b, activation)
     Z, A = engine.dense_forward(engine.asarray(A_prev), engine.asarray(W), engine.asarray(b), activation)
-    assert_same(engine, Z, Z_ref, dtype)
-    assert_same(engine, A, A_ref, dtype)
-
-
-def test_dense_forward_matches_the_notes_equation(dtype):
-    """The reference itself: Z = W A_prev + b and A = g(Z), written out in the notes' layout."""
-    rng = np.random.default_rng(2)
-    X, W, b = random(rng, (4, 6), dtype), random(rng, (3, 4), dtype), random(rng, (3, 1), dtype)
-    Z, A = reference.dense_forward(X.T, W, b, "sigmoid")
-    notes_Z = W @ X + b
-    np.testing.assert_allclose(Z.T, notes_Z, **TOLERANCE[dtype])
-    np.testing.assert_allclose(A.T, 1 / (1 + np.exp(-notes_Z)), **TOLERANCE[dtype])
+    assert_same(engine, Z, Z_notes, dtype)
+    assert_same(engine, A, A_notes, dtype)
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
-def test_activation_values_match_the_notes(activation, dtype):
+def test_activation_values_match_the_notes(engine, activation, dtype):
     z = np.array([[-3.0, -0.5, 0.0, 0.5, 3.0]], dtype=dtype)
     expected = {"sigmoid": 1 / (1 + np.exp(-z)), "tanh": np.tanh(z), "relu": np.maximum(0, z),
                 "leaky_relu": np.maximum(0.01 * z, z)}[activation]
-    np.testing.assert_allclose(reference.activation(z, activation), expected, **TOLERANCE[np.dtype(dtype)])
+    assert_same(engine, engine.activation(engine.asarray(z), activation), expected, dtype)
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
@@ -67,30 +69,33 @@ def test_activation_values_match_the_notes(activation, dtype):
 def test_backprop_activation(engine, dtype, activation, shape):
     m, _, n = shape
     rng = np.random.default_rng(3)
-    A = reference.activation(random(rng, (m, n), dtype, 2.0), activation)
+    A = notes_activation(random(rng, (m, n), np.float64, 2.0), activation).astype(dtype)
     dA = random(rng, (m, n), dtype)
-    expected = reference.backprop_activation(dA, A, activation)
+    expected = notes_backprop_activation(dA, A, activation)
     assert_same(engine, engine.backprop_activation(engine.asarray(dA), engine.asarray(A), activation), expected, dtype)
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
-def test_backprop_activation_is_the_notes_derivative(activation):
+def test_backprop_activation_is_the_notes_derivative(engine, dtype, activation):
+    """g'(z) as the notes write it from z (not from a), through dA = 1."""
     z = np.linspace(-3, 3, 12).reshape(3, 4) + 0.05  # no z exactly at the ReLU kink
-    a = reference.activation(z, activation)
+    a = notes_activation(z, activation)
     derivative = {"sigmoid": a * (1 - a), "tanh": 1 - np.tanh(z) ** 2, "relu": (z > 0) * 1.0,
                   "leaky_relu": np.where(z > 0, 1.0, 0.01)}[activation]
-    np.testing.assert_allclose(reference.backprop_activation(np.ones_like(z), a, activation), derivative)
+    dZ = engine.backprop_activation(engine.asarray(np.ones(z.shape, dtype)), engine.asarray(a.astype(dtype)), activation)
+    assert_same(engine, dZ, derivative, dtype)
 
 
 @pytest.mark.parametrize("m", [1, 7, 64])
 def test_output_gradient_and_cost(engine, dtype, m):
     rng = np.random.default_rng(4)
     Z = random(rng, (m, 1), dtype, 3.0)
-    A = reference.activation(Z, "sigmoid")
+    A = notes_activation(Z.astype(np.float64), "sigmoid").astype(dtype)
     Y = rng.integers(0, 2, (m, 1)).astype(dtype)
     assert_same(engine, engine.backprop_sigmoid_cross_entropy(engine.asarray(A), engine.asarray(Y)), A - Y, dtype)
     cost = engine.cross_entropy_cost(engine.asarray(Z), engine.asarray(Y))
-    notes_cost = -np.mean(Y * np.log(A.astype(np.float64)) + (1 - Y) * np.log(1 - A.astype(np.float64)))
+    A = notes_activation(Z.astype(np.float64), "sigmoid")
+    notes_cost = -np.mean(Y * np.log(A) + (1 - Y) * np.log(1 - A))
     assert_same(engine, cost, notes_cost, dtype)
 
 
@@ -112,18 +117,16 @@ def test_backprop_dense(engine, dtype, shape, need_dA_prev):
     m, n_in, n_out = shape
     rng = np.random.default_rng(5)
     dZ, A_prev, W = random(rng, (m, n_out), dtype), random(rng, (m, n_in), dtype), random(rng, (n_out, n_in), dtype)
-    dW_ref, db_ref, dA_ref = reference.backprop_dense(dZ, A_prev, W, need_dA_prev)
     dW, db, dA_prev = engine.backprop_dense(engine.asarray(dZ), engine.asarray(A_prev), engine.asarray(W), need_dA_prev)
-    assert_same(engine, dW, dW_ref, dtype)
-    assert_same(engine, db, db_ref, dtype)
+    # the notes' equations, in their layout: dZ is (n_out, m), A_prev (n_in, m)
+    dz, a_prev = dZ.T.astype(np.float64), A_prev.T.astype(np.float64)
+    assert_same(engine, dW, dz @ a_prev.T / m, dtype)
+    assert_same(engine, db, np.sum(dz, axis=1, keepdims=True) / m, dtype)
     assert engine.to_numpy(db).shape == (n_out, 1)
     if need_dA_prev:
-        assert_same(engine, dA_prev, dA_ref, dtype)
+        assert_same(engine, dA_prev, (W.T.astype(np.float64) @ dz).T, dtype)
     else:
         assert dA_prev is None
-    # the notes' equations, in their layout
-    np.testing.assert_allclose(dW_ref, dZ.T @ A_prev / m, **TOLERANCE[dtype])
-    np.testing.assert_allclose(db_ref, np.sum(dZ.T, axis=1, keepdims=True) / m, **TOLERANCE[dtype])
 
 
 def test_non_contiguous_inputs(engine, dtype):
@@ -134,12 +137,12 @@ def test_non_contiguous_inputs(engine, dtype):
     W = random(rng, (12, 5), dtype).T  # a transposed view of shape (5, 12)
     b = random(rng, (5, 1), dtype)
     for activation in ACTIVATIONS:
-        Z_ref, A_ref = reference.dense_forward(np.ascontiguousarray(A_prev), np.ascontiguousarray(W), b, activation)
+        _, A_notes = notes_dense_forward(A_prev, W, b, activation)
         Z, A = engine.dense_forward(engine.asarray(A_prev), engine.asarray(W), engine.asarray(b), activation)
-        assert_same(engine, A, A_ref, dtype)
+        assert_same(engine, A, A_notes, dtype)
         dA = big[:, 1::2][:, :5]
         assert_same(engine, engine.backprop_activation(engine.asarray(dA), A, activation),
-                    reference.backprop_activation(np.ascontiguousarray(dA), A_ref, activation), dtype)
+                    notes_backprop_activation(dA, engine.to_numpy(A), activation), dtype)
 
 
 def test_sgd_update_in_place(engine, dtype):
@@ -174,31 +177,31 @@ def test_forward_backward_through_a_deep_network(engine, dtype, activation):
     parameters = fastnn.initialize_parameters([6, 5, 4, 1], "he", seed=3, dtype=dtype)
     X, Y = random(rng, (11, 6), dtype), rng.integers(0, 2, (11, 1)).astype(dtype)
     acts = [None, activation, activation, "sigmoid"]
-    results = []
-    for each in (reference, engine):
-        weights, biases = to_engine(each, parameters)
-        Z, A = forward(each, weights, biases, acts, each.asarray(X))
-        dW, db = backward(each, weights, acts, A, each.asarray(Y))
-        results.append([each.to_numpy(a) for a in (A[3], dW[1], db[1], dW[3])])
-    for actual, expected in zip(*results[::-1]):
-        np.testing.assert_allclose(actual, expected, **TOLERANCE[dtype])
+    weights, biases = to_engine(engine, parameters)
+    Z, A = forward(engine, weights, biases, acts, engine.asarray(X))
+    dW, db = backward(engine, weights, acts, A, engine.asarray(Y))
+    A_notes, _, grads = reference_trainer.propagate(parameters, X.T, Y.T, activation)
+    assert_same(engine, A[3], A_notes[3].T, dtype)
+    for l in (1, 2, 3):
+        assert_same(engine, dW[l], grads[f"dW{l}"], dtype)
+        assert_same(engine, db[l], grads[f"db{l}"], dtype)
 
 
 def test_training_step_with_reused_buffers(engine, dtype):
-    """Buffers reused across steps give the same parameters as fresh arrays each step."""
+    """Buffers reused across three steps give the notes' three steps of gradient descent."""
     rng = np.random.default_rng(10)
     parameters = fastnn.initialize_parameters([5, 4, 1], "he", seed=4, dtype=dtype)
     X, Y = random(rng, (8, 5), dtype), rng.integers(0, 2, (8, 1)).astype(dtype)
-    acts = [None, "tanh", "sigmoid"]
-    results = []
-    for each in (reference, engine):
-        weights, biases = to_engine(each, {k: v.copy() for k, v in parameters.items()})
-        workspace = Workspace(each, [5, 4, 1], 8, dtype, X=each.asarray(X), Y=each.asarray(Y))
-        for _ in range(3):
-            training_step(each, weights, biases, acts, 0.5, workspace)
-        results.append([each.to_numpy(w) for w in weights[1:] + biases[1:]] + [each.to_numpy(workspace.cost)])
-    for actual, expected in zip(results[1], results[0]):
-        np.testing.assert_allclose(actual, expected, **TOLERANCE[dtype])
+    weights, biases = to_engine(engine, {k: v.copy() for k, v in parameters.items()})  # updated in place
+    workspace = Workspace(engine, [5, 4, 1], 8, dtype, X=engine.asarray(X), Y=engine.asarray(Y))
+    notes_parameters = dict(parameters)
+    for _ in range(3):
+        training_step(engine, weights, biases, [None, "tanh", "sigmoid"], 0.5, workspace)
+        notes_cost = reference_trainer.gradient_descent_step(notes_parameters, X.T, Y.T, "tanh", 0.5)
+    assert_same(engine, workspace.cost, notes_cost, dtype)  # the last step's cost, before its update
+    for l in (1, 2):
+        assert_same(engine, weights[l], notes_parameters[f"W{l}"], dtype)
+        assert_same(engine, biases[l], notes_parameters[f"b{l}"], dtype)
 
 
 @pytest.mark.parametrize("batch_size", [None, 16])
@@ -223,20 +226,21 @@ def test_outputs_may_overwrite_their_inputs(engine, dtype, activation, size):
     """out=Z, out=dA and out=A give the same results as fresh outputs."""
     rng = np.random.default_rng(11)
     Z, dA = random(rng, size, dtype, 2.0), random(rng, size, dtype)
-    A_ref = reference.activation(Z, activation)
-    dZ_ref = reference.backprop_activation(dA, A_ref, activation)
+    A_notes = notes_activation(Z.astype(np.float64), activation)
+    A_in = A_notes.astype(dtype)  # the engine's backward gets A in its own dtype
+    dZ_notes = notes_backprop_activation(dA, A_in, activation)
     Z_engine = engine.asarray(Z.copy())
-    assert_same(engine, engine.activation(Z_engine, activation, out=Z_engine), A_ref, dtype)
+    assert_same(engine, engine.activation(Z_engine, activation, out=Z_engine), A_notes, dtype)
     for overwritten in ("dA", "A"):
-        dA_engine, A_engine = engine.asarray(dA.copy()), engine.asarray(A_ref.copy())
+        dA_engine, A_engine = engine.asarray(dA.copy()), engine.asarray(A_in.copy())
         out = dA_engine if overwritten == "dA" else A_engine
-        assert_same(engine, engine.backprop_activation(dA_engine, A_engine, activation, out=out), dZ_ref, dtype)
+        assert_same(engine, engine.backprop_activation(dA_engine, A_engine, activation, out=out), dZ_notes, dtype)
 
 
 def test_integer_labels_keep_the_float_dtype(engine, dtype):
     Z = np.array([[0.5], [-1.0]], dtype=dtype)
     Y = np.array([[1], [0]])
-    A = reference.activation(Z, "sigmoid")
+    A = notes_activation(Z.astype(np.float64), "sigmoid").astype(dtype)
     assert engine.to_numpy(engine.cross_entropy_cost(engine.asarray(Z), engine.asarray(Y))).dtype == dtype
     assert engine.to_numpy(engine.backprop_sigmoid_cross_entropy(engine.asarray(A), engine.asarray(Y))).dtype == dtype
 
