@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from fastnn.backends import engine_class
+from fastnn.backends import engine_class, registry
 from fastnn.testing import ENGINE_NAMES, engine_or_skip, engine_params
 
 DTYPES = (np.float32, np.float64)
@@ -26,6 +26,14 @@ def engine(request):
 def fast_engine(request):
     """Each engine that is compared against the NumPy reference."""
     return engine_or_skip(request.param)
+
+
+@pytest.fixture(autouse=True)
+def no_global_engine_left_chosen():
+    """A test that calls fastnn.use must undo it, or every later test runs on its engine."""
+    yield
+    assert registry._global_choice is None, (
+        f"this test left fastnn.use({registry._global_choice.name!r}) in force: undo it (see tests/test_registry.py)")
 
 
 @pytest.fixture(params=DTYPES, ids=lambda d: np.dtype(d).name)

@@ -12,7 +12,18 @@ from fastnn.backends import (
     UnknownEngineError,
     engine_class,
     get_engine,
+    registry,
 )
+
+
+@pytest.fixture(autouse=True)
+def no_global_choice(monkeypatch):
+    """Each test starts with no global engine chosen, and the choice before it comes back after.
+
+    (fastnn.use returns the engine it sets, not the one before, so a test cannot undo
+    itself with it.)
+    """
+    monkeypatch.setattr(registry, "_global_choice", None)
 
 
 def test_engines_lists_every_engine_with_a_reason_when_unavailable():
@@ -44,17 +55,16 @@ def test_auto_prefers_the_gpu_then_numba():
 
 
 def test_use_sets_the_global_engine_and_using_overrides_it_locally():
-    previous = fastnn.use("numpy")
-    try:
-        assert get_engine().name == "numpy"
-        with fastnn.using("numba") as engine:
-            assert engine.name == "numba" and get_engine().name == "numba"
-            with fastnn.using("numpy"):
-                assert get_engine().name == "numpy"
-            assert get_engine().name == "numba"
-        assert get_engine().name == "numpy"
-    finally:
-        fastnn.use(previous)
+    assert fastnn.use("numpy") is get_engine("numpy")
+    assert get_engine().name == "numpy"
+    with fastnn.using("numba") as engine:
+        assert engine.name == "numba" and get_engine().name == "numba"
+        with fastnn.using("numpy"):
+            assert get_engine().name == "numpy"
+        assert get_engine().name == "numba"
+    assert get_engine().name == "numpy"
+    fastnn.use("numba")
+    assert get_engine().name == "numba"
 
 
 def test_using_is_local_to_its_thread():
