@@ -1,6 +1,7 @@
 """One base class defines the engine interface: engines override, never add public methods."""
 
 import inspect
+import json
 import subprocess
 import sys
 
@@ -40,14 +41,19 @@ def test_engine_names_match_the_registry(name):
     assert engine_class(name).name == name
 
 
-def test_importing_fastnn_imports_no_optional_package_and_compiles_nothing():
+def test_asking_which_engines_run_here_imports_no_peer_and_compiles_nothing():
+    """fastnn.engines() may import Numba and CuPy to ask them, but compiles no kernel."""
     code = (
-        "import sys, fastnn, fastnn.backends.numpy_engine;"
-        "fastnn.engines();"  # asking what is available may import, but must not compile
-        "print(sorted(m for m in ('cupy', 'torch', 'sklearn', 'matplotlib') if m in sys.modules))"
+        "import json, sys, fastnn\n"
+        "fastnn.engines()\n"
+        "kernels, cuda = sys.modules.get('fastnn.kernels.numba_kernels'), sys.modules.get('fastnn.kernels.cuda')\n"
+        "print(json.dumps({\n"
+        "    'peers': sorted(m for m in ('torch', 'sklearn', 'matplotlib') if m in sys.modules),\n"
+        "    'numba kernels compiled': sorted(n for n, f in vars(kernels or {}).items() if getattr(f, 'signatures', None)),\n"
+        "    'CUDA modules built': 0 if cuda is None else cuda._module.cache_info().currsize}))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() != "" and "torch" not in out and "sklearn" not in out and "matplotlib" not in out
+    assert json.loads(out) == {"peers": [], "numba kernels compiled": [], "CUDA modules built": 0}
 
 
 def test_plain_import_imports_neither_numba_nor_cupy():

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -70,17 +71,28 @@ def test_format_machine_is_a_few_short_lines():
     assert any(line.startswith("gpu:") for line in lines)
 
 
-def test_others_cores_is_small_and_excludes_our_own_work():
-    from fastnn.machine import cpu_snapshot, others_cores
+def test_others_cores_is_the_machines_busy_time_less_ours_per_second():
+    from fastnn.machine import others_cores
+
+    # snapshots: (wall seconds, CPU-seconds the machine was busy, CPU-seconds of this process)
+    start = (10.0, 100.0, 5.0)
+    assert others_cores(start, (12.0, 106.0, 7.0)) == pytest.approx(2.0)  # (6 busy - 2 ours) / 2 s
+    assert others_cores(start, (12.0, 106.0, 5.0)) == pytest.approx(3.0)  # all of it others'
+    assert others_cores(start, (12.0, 101.0, 7.0)) == 0.0  # tick rounding put ours above the machine's
+    assert others_cores(None, start) is None and others_cores(start, None) is None
+    assert others_cores(start, start) is None  # no time passed
+
+
+def test_cpu_snapshot_sees_our_own_work_in_ours_and_the_machines():
+    """Linux (where fastnn is tested) has /proc/stat, so the snapshot must be there."""
+    from fastnn.machine import cpu_snapshot
 
     start = cpu_snapshot()
-    if start is None:
-        pytest.skip("no /proc/stat here")
-    deadline = start[0] + 0.3
-    import time
-
-    while time.perf_counter() < deadline:  # keep one core busy ourselves
+    spin_until = time.process_time() + 0.3
+    while time.process_time() < spin_until:  # 0.3 s of this process's own CPU time
         pass
-    others = others_cores(start, cpu_snapshot())
-    assert others is not None and 0.0 <= others <= (describe_machine()["logical_cores"] or 1)
-    assert others_cores(None, start) is None
+    end = cpu_snapshot()
+    ours, machine, wall = end[2] - start[2], end[1] - start[1], end[0] - start[0]
+    assert ours >= 0.28  # os.times counts in ticks of 10 ms
+    assert machine >= ours - 0.05  # our time is part of the machine's busy time (ticks again)
+    assert wall >= ours - 0.02  # one thread cannot use more CPU than wall time
