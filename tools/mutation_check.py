@@ -72,6 +72,17 @@ MUTANTS = (
          "    Z, A = forward(engine, weights, biases, activations, workspace.X, workspace)\n"
          "    engine.cross_entropy_cost(Z[-1], workspace.Y, out=workspace.cost)\n"),
     )),
+    # Not the loop's: the conformance suite must hold the numpy engine to the notes too,
+    # and the registry tests must see a `using` that leaks into other threads.
+    Mutant("numpy engine: tanh derivative 1 - a, not 1 - a^2", "fastnn/backends/base.py", (
+        ("            derivative = A * A\n", "            derivative = A.copy()\n"),
+    ), ("tests/test_conformance.py",)),
+    Mutant("using() sets the engine for every thread", "fastnn/backends/registry.py", (
+        ("    token = _context_choice.set(get_engine(engine, **options))\n"
+         "    try:\n        yield _context_choice.get()\n    finally:\n        _context_choice.reset(token)\n",
+         "    global _global_choice\n    before, _global_choice = _global_choice, get_engine(engine, **options)\n"
+         "    try:\n        yield _global_choice\n    finally:\n        _global_choice = before\n"),
+    ), ("tests/test_registry.py",)),
 )
 
 
@@ -102,7 +113,7 @@ def run_tests(workdir, tests):
     command = [sys.executable, "-m", "pytest", *tests, "-x", "-q", "--tb=no", "-rf", "-p", "no:cacheprovider"]
     result = subprocess.run(command, cwd=workdir, capture_output=True, text=True,
                             env={**os.environ, "PYTHONPATH": str(workdir)})
-    failed = re.search(r"^(?:FAILED|ERROR) (\S+)", result.stdout, re.MULTILINE)
+    failed = re.search(r"^(?:FAILED|ERROR) (.+?)(?: - .*)?$", result.stdout, re.MULTILINE)  # ids may hold spaces
     if result.returncode not in (0, 1) or (result.returncode == 1 and not failed):
         raise RuntimeError(f"pytest could not run (exit {result.returncode}):\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
     return result.returncode == 0, failed.group(1) if failed else None
