@@ -6,6 +6,7 @@ the same engine code that training uses (fastnn.propagation), on transposed view
 results are identical to DeepNetwork's.
 """
 
+import functools
 import math
 
 import numpy as np
@@ -25,6 +26,7 @@ from .validation import (
 
 __all__ = [
     "initialize_parameters",
+    "check_inputs",
     "forward_propagation",
     "compute_cost",
     "backward_propagation",
@@ -35,78 +37,118 @@ __all__ = [
 ]
 
 
-def forward_propagation(X, parameters, activations="relu", engine=None):
+def check_inputs(X, Y, parameters, activations="relu"):
+    """Check X (n_x, m), Y (1, m), the parameters and the activation names once; return
+    (X, Y, parameters) as float arrays of X's dtype, ready for the steps with check=False.
+
+    The steps check every input on every call by default; a training loop that calls them
+    thousands of times checks once here and passes check=False, as the course's code does.
+    """
+    X_rows = check_features(np.asarray(X).T, "X (transposed: examples are its columns)")
+    _check_orientation(X_rows.T, parameters)
+    layers, checked = _checked_parameters(parameters, X_rows.shape[1], X_rows.dtype)
+    layer_activations(activations, len(layers) - 2, "activations")
+    Y = _label_row(Y, X_rows.shape[0], X_rows.dtype).T
+    return X_rows.T, Y, checked
+
+
+def forward_propagation(X, parameters, activations="relu", engine=None, check=True):
     """Return (AL, caches): AL = sigma(Z^[L]) of shape (1, m), and one cache per layer.
 
     `activations` is one name for every hidden layer or a list with one per hidden layer;
     the output layer is always sigmoid. caches[l-1] holds the notes' (A_prev, W, b, Z) of
     layer l plus its activation name, as NumPy arrays of the engine's results.
+    check=False skips the input checks (after check_inputs) and uses the parameters as given.
     """
     engine = get_engine(engine)
-    X_rows = check_features(np.asarray(X).T, "X (transposed: examples are its columns)")
-    _check_orientation(X_rows.T, parameters)
-    layers, checked = _checked_parameters(parameters, X_rows.shape[1], X_rows.dtype)
-    acts = layer_activations(activations, len(layers) - 2, "activations")
-    Z, A = forward(engine, *to_engine(engine, checked), acts, engine.asarray(X_rows))
-    caches = []
-    for l in range(1, len(layers)):
-        caches.append({"A_prev": engine.to_numpy(A[l - 1]).T, "W": checked[f"W{l}"],
-                       "b": checked[f"b{l}"], "Z": engine.to_numpy(Z[l]).T, "activation": acts[l]})
-    return engine.to_numpy(A[-1]).T, caches
+    if check:
+        X_rows = check_features(np.asarray(X).T, "X (transposed: examples are its columns)")
+        _check_orientation(X_rows.T, parameters)
+        layers, parameters = _checked_parameters(parameters, X_rows.shape[1], X_rows.dtype)
+        L = len(layers) - 1
+        acts = layer_activations(activations, L - 1, "activations")
+    else:
+        X_rows, L = X.T, len(parameters) // 2
+        acts = _activations(activations, L - 1)
+    Z, A = forward(engine, *to_engine(engine, parameters), acts, engine.asarray(X_rows))
+    to_numpy = engine.to_numpy
+    caches = [{"A_prev": to_numpy(A[l - 1]).T, "W": parameters[f"W{l}"], "b": parameters[f"b{l}"],
+               "Z": to_numpy(Z[l]).T, "activation": acts[l]} for l in range(1, L + 1)]
+    return to_numpy(A[-1]).T, caches
 
 
-def compute_cost(AL, Y, engine=None):
+def compute_cost(AL, Y, engine=None, check=True):
     """Return J = -(1/m) sum [y log(a) + (1 - y) log(1 - a)] for AL and Y of shape (1, m).
 
     The engine computes J from the logit z = log(a) - log(1 - a) (a is clipped one
     rounding step inside (0, 1)), in the form that stays finite for every z.
+    check=False skips the checks of AL and Y.
     """
     engine = get_engine(engine)
-    AL = np.asarray(AL)
-    if AL.ndim != 2 or AL.shape[0] != 1:
-        raise ValueError(f"AL: expected shape (1, m), the output layer's activations, got {AL.shape}")
-    AL = check_features(AL.T, "AL")
-    if AL.min() < 0 or AL.max() > 1:
-        raise ValueError(f"AL: expected probabilities in [0, 1], got values from {AL.min()} to {AL.max()}")
-    Y = _label_row(Y, AL.shape[0], AL.dtype)
-    eps = np.finfo(AL.dtype).eps
-    a = np.clip(AL, np.finfo(AL.dtype).tiny, 1 - eps / 2)
-    logits = np.log(a) - np.log1p(-a)
+    if check:
+        AL = np.asarray(AL)
+        if AL.ndim != 2 or AL.shape[0] != 1:
+            raise ValueError(f"AL: expected shape (1, m), the output layer's activations, got {AL.shape}")
+        AL = check_features(AL.T, "AL")
+        if AL.min() < 0 or AL.max() > 1:
+            raise ValueError(f"AL: expected probabilities in [0, 1], got values from {AL.min()} to {AL.max()}")
+        Y = _label_row(Y, AL.shape[0], AL.dtype)
+    else:
+        AL, Y = AL.T, np.asarray(Y, dtype=AL.dtype).reshape(-1, 1)
+    tiny, below_one = _clip_limits(AL.dtype)
+    a = np.minimum(np.maximum(AL, tiny), below_one)  # np.clip, without its wrapper's cost
+    logits = np.log(a)
+    logits -= np.log1p(-a)
     return float(engine.to_numpy(engine.cross_entropy_cost(engine.asarray(logits), engine.asarray(Y))))
 
 
-def backward_propagation(AL, Y, caches, engine=None):
+def backward_propagation(AL, Y, caches, engine=None, check=True):
     """Return grads {"dW1", "db1", ...} from forward_propagation's AL and caches.
 
     Starts from dZ^[L] = AL - Y (sigmoid with cross-entropy), then the notes' loop for
-    l = L..1; grads has the shapes of the parameters.
+    l = L..1; grads has the shapes of the parameters. check=False skips the check of Y.
     """
     engine = get_engine(engine)
-    dtype = np.asarray(caches[0]["A_prev"]).dtype
-    Y = engine.asarray(_label_row(Y, np.asarray(AL).size, dtype))
+    dtype = caches[0]["A_prev"].dtype
+    if check:
+        Y = _label_row(Y, np.asarray(AL).size, dtype)
+    else:
+        Y = np.asarray(Y, dtype=dtype).reshape(-1, 1)
+    asarray = engine.asarray
     acts = [None] + [cache["activation"] for cache in caches]
-    weights = [None] + [engine.asarray(np.asarray(cache["W"], dtype=dtype)) for cache in caches]
+    weights = [None] + [asarray(np.asarray(cache["W"], dtype=dtype)) for cache in caches]
     A = [cache["A_prev"] for cache in caches] + [np.reshape(AL, (1, -1))]
-    A = [engine.asarray(np.asarray(a, dtype=dtype).T) for a in A]
-    dW, db = backward(engine, weights, acts, A, Y)
+    A = [asarray(np.asarray(a, dtype=dtype).T) for a in A]
+    dW, db = backward(engine, weights, acts, A, asarray(Y))
     return from_engine(engine, dW, db, prefix="d")
 
 
-def update_parameters(parameters, grads, learning_rate, engine=None):
-    """Return new parameters W := W - alpha dW, b := b - alpha db; the inputs are not modified."""
-    check_positive(learning_rate, "learning_rate")
+def update_parameters(parameters, grads, learning_rate, engine=None, check=True):
+    """Return new parameters W := W - alpha dW, b := b - alpha db; the inputs are not modified.
+
+    check=False skips the checks that grads match the parameters.
+    """
     engine = get_engine(engine)
     keys = [key for key in parameters if key[0] in "Wb"]
+    if check:
+        check_positive(learning_rate, "learning_rate")
+        for key in keys:
+            if "d" + key not in grads:
+                raise ValueError(f"grads: missing 'd{key}' (backward_propagation returns one per parameter)")
+            if np.shape(grads["d" + key]) != np.shape(parameters[key]):
+                raise ValueError(f"grads['d{key}']: expected shape {np.shape(parameters[key])} (that of {key}), "
+                                 f"got {np.shape(grads['d' + key])}")
+    # New arrays, as the notes write it: the same roundings as the engines' in-place
+    # sgd_update (alpha dW in the parameter's dtype, then the difference), one call fewer.
+    xp, asarray, to_numpy = engine.xp, engine.asarray, engine.to_numpy
+    updated = {}
     for key in keys:
-        if "d" + key not in grads:
-            raise ValueError(f"grads: missing 'd{key}' (backward_propagation returns one per parameter)")
-        if np.shape(grads["d" + key]) != np.shape(parameters[key]):
-            raise ValueError(f"grads['d{key}']: expected shape {np.shape(parameters[key])} (that of {key}), "
-                             f"got {np.shape(grads['d' + key])}")
-    updated = [engine.asarray(np.array(parameters[key], dtype=np.result_type(parameters[key], np.float32)))
-               for key in keys]
-    engine.sgd_update(updated, [engine.asarray(np.asarray(grads["d" + key])) for key in keys], learning_rate)
-    return {key: engine.to_numpy(value) for key, value in zip(keys, updated)}
+        param = asarray(parameters[key])
+        if param.dtype.kind != "f":  # integer parameters learn in floating point
+            param = asarray(param, dtype=np.result_type(param, np.float32))
+        step = xp.multiply(asarray(grads["d" + key], dtype=param.dtype), learning_rate)
+        updated[key] = to_numpy(xp.subtract(param, step))
+    return updated
 
 
 def logistic_gradients_loop(w, b, X, Y):
@@ -159,6 +201,19 @@ def computation_graph_example(a, b, c):
     dJ_da = dJ_dv * 1
     dJ_du = dJ_dv * 1
     return J, {"a": dJ_da, "b": dJ_du * c, "c": dJ_du * b}
+
+
+@functools.lru_cache(maxsize=64)
+def _clip_limits(dtype):
+    """(tiny, 1 - eps/2): AL clipped one rounding step inside (0, 1) so both logs are finite."""
+    info = np.finfo(dtype)
+    return info.tiny, 1 - info.eps / 2
+
+
+def _activations(activations, n_hidden):
+    """layer_activations without re-checking the names (check_inputs did): [None, g1, ..., "sigmoid"]."""
+    hidden = [activations] * n_hidden if isinstance(activations, str) else list(activations)
+    return [None, *hidden, "sigmoid"]
 
 
 def _checked_parameters(parameters, n_x, dtype):

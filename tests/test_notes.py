@@ -124,3 +124,47 @@ def test_notes_errors_say_what_to_do():
         notes.update_parameters(p, {**grads, "dW1": grads["dW1"].T}, 0.1)
     with pytest.raises(ValueError, match=r"w: expected shape \(2, 1\)"):
         notes.logistic_gradients_loop(np.zeros(2), 0.0, X, Y)
+
+
+def test_checking_once_then_check_false_gives_the_same_steps(engine, dtype):
+    """check_inputs once, then check=False: every step's result equals the checked call's, bit for bit."""
+    X, Y = flower_columns(50)
+    start = notes.initialize_parameters([2, 5, 3, 1], "xavier", seed=5, dtype=dtype)
+    X_checked, Y_checked, p_fast = notes.check_inputs(X.astype(dtype), Y, start, ["tanh", "relu"])
+    assert X_checked.shape == (2, 50) and Y_checked.shape == (1, 50) and Y_checked.dtype == dtype
+    p_slow = start
+    for _ in range(3):
+        AL, caches = notes.forward_propagation(X.astype(dtype), p_slow, ["tanh", "relu"], engine=engine)
+        AL_fast, caches_fast = notes.forward_propagation(X_checked, p_fast, ["tanh", "relu"], engine=engine, check=False)
+        assert np.array_equal(AL, AL_fast) and AL_fast.dtype == dtype
+        assert notes.compute_cost(AL, Y, engine=engine) == notes.compute_cost(AL_fast, Y_checked, engine=engine,
+                                                                             check=False)
+        grads = notes.backward_propagation(AL, Y, caches, engine=engine)
+        grads_fast = notes.backward_propagation(AL_fast, Y_checked, caches_fast, engine=engine, check=False)
+        p_slow = notes.update_parameters(p_slow, grads, 0.3, engine=engine)
+        p_fast = notes.update_parameters(p_fast, grads_fast, 0.3, engine=engine, check=False)
+        for key in p_slow:
+            assert np.array_equal(grads["d" + key], grads_fast["d" + key]), key
+            assert np.array_equal(p_slow[key], p_fast[key]) and p_fast[key].dtype == dtype, key
+
+
+def test_update_is_the_notes_w_minus_alpha_dw_bit_for_bit(dtype):
+    rng = np.random.default_rng(6)
+    p = {"W1": rng.standard_normal((3, 4)).astype(dtype), "b1": rng.standard_normal((3, 1)).astype(dtype)}
+    grads = {"dW1": rng.standard_normal((3, 4)).astype(dtype), "db1": rng.standard_normal((3, 1)).astype(dtype)}
+    for check in (True, False):
+        updated = notes.update_parameters(p, grads, 0.37, check=check)
+        for key in p:
+            expected = p[key] - 0.37 * grads["d" + key]  # the course's update, in the parameters' dtype
+            assert np.array_equal(updated[key], expected) and updated[key].dtype == dtype
+
+
+def test_check_inputs_names_what_is_wrong():
+    X, Y = flower_columns(30)
+    p = notes.initialize_parameters([2, 3, 1], seed=0)
+    with pytest.raises(ValueError, match=r"this X has shape \(30, 2\), 30 rows, but W1 expects n_x = 2"):
+        notes.check_inputs(X.T, Y, p)
+    with pytest.raises(ValueError, match=r"Y: labels must be 0 or 1, got other values: 2"):
+        notes.check_inputs(X, Y * 2, p)
+    with pytest.raises(ValueError, match=r"activations: expected one of .* got 'softmax'"):
+        notes.check_inputs(X, Y, p, "softmax")

@@ -100,15 +100,26 @@ def using(engine, **options):
 
 
 def _resolve_auto():
-    """The first engine of AUTO_ORDER that can run here."""
-    for name in AUTO_ORDER:
-        if engine_class(name).unavailable_reason() is None:
-            return name
-    return "numpy"
+    """The first engine of AUTO_ORDER that can run here, probed once per process.
+
+    The notes' steps look their engine up on every call: probing each time cost 10 us.
+    """
+    global _auto_choice
+    if _auto_choice is None:
+        _auto_choice = next((name for name in AUTO_ORDER if engine_class(name).unavailable_reason() is None),
+                            "numpy")
+    return _auto_choice
+
+
+_auto_choice = None
 
 
 def _instance(name, options, argument="engine"):
     """One shared instance per (name, options), created after checking it can run here."""
+    if not options and isinstance(name, str):  # the common case, on every call: no lock, no import
+        instance = _instances.get((name, ()))
+        if instance is not None:
+            return instance
     cls = engine_class(name, argument)
     key = (name, tuple(sorted(options.items())))
     with _instances_lock:
