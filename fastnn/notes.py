@@ -138,17 +138,15 @@ def update_parameters(parameters, grads, learning_rate, engine=None, check=True)
             if np.shape(grads["d" + key]) != np.shape(parameters[key]):
                 raise ValueError(f"grads['d{key}']: expected shape {np.shape(parameters[key])} (that of {key}), "
                                  f"got {np.shape(grads['d' + key])}")
-    # New arrays, as the notes write it: the same roundings as the engines' in-place
-    # sgd_update (alpha dW in the parameter's dtype, then the difference), one call fewer.
-    xp, asarray, to_numpy = engine.xp, engine.asarray, engine.to_numpy
-    updated = {}
+    asarray = engine.asarray
+    updated = []
     for key in keys:
         param = asarray(parameters[key])
-        if param.dtype.kind != "f":  # integer parameters learn in floating point
-            param = asarray(param, dtype=np.result_type(param, np.float32))
-        step = xp.multiply(asarray(grads["d" + key], dtype=param.dtype), learning_rate)
-        updated[key] = to_numpy(xp.subtract(param, step))
-    return updated
+        dtype = param.dtype if param.dtype.kind == "f" else np.result_type(param.dtype, np.float32)
+        updated.append(engine.copy(param) if dtype == param.dtype else asarray(param, dtype=dtype))
+    engine.sgd_update(updated, [asarray(grads["d" + key], dtype=value.dtype) for key, value in zip(keys, updated)],
+                      learning_rate)
+    return {key: engine.to_numpy(value) for key, value in zip(keys, updated)}
 
 
 def logistic_gradients_loop(w, b, X, Y):
