@@ -5,8 +5,9 @@ It uses no fastnn code. Everything is in the notes' layout (X of shape (n_x, m),
 over epochs, mini-batches and layers, so that a reader can check each line against
 /work/shared/course-notes.md. The few choices the notes leave open are fastnn's documented
 ones (README, "A short tour of the API"):
-- the examples are reshuffled before each epoch with `default_rng(seed).permutation(m)`,
-  one permutation per epoch, and cut into batches of `batch_size`, the last one shorter;
+- the examples are reshuffled before each epoch with `default_rng(seed).permutation(m)`
+  (or the legacy `seed.permutation(m)` when `seed` is an np.random.RandomState), one
+  permutation per epoch, and cut into batches of `batch_size`, the last one shorter;
 - an epoch's cost is the mean of its batches' costs weighted by batch size, each cost
   taken from the forward pass before that batch's update;
 - costs are reported every `report_every` epochs (and after the last); `callback(epoch,
@@ -37,7 +38,7 @@ def train(parameters, X, Y, hidden_activation, *, learning_rate, epochs, batch_s
     X, Y = np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.float64)
     m = X.shape[1]
     batch_size = m if batch_size is None else batch_size
-    rng = np.random.default_rng(seed)
+    rng = seed if isinstance(seed, np.random.RandomState) else np.random.default_rng(seed)
     history, reported, stop = [], 0, False
     for epoch in range(1, epochs + 1):
         order = rng.permutation(m) if shuffle else np.arange(m)
