@@ -1,6 +1,12 @@
-"""The notes' four activation functions: their names, codes for compiled kernels, and checks."""
+"""The notes' four activation functions: their names, codes for compiled kernels, and checks.
+
+The output layer's activation is chosen by its number of units K: the notes' sigmoid
+unit when K = 1, softmax over the K classes when K > 1.
+"""
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu")
+# Softmax is an output activation only: it normalises a whole row, not one unit.
+SOFTMAX = "softmax"
 
 # g(z) = max(0.01 z, z): the notes' leaky ReLU slope.
 LEAKY_RELU_SLOPE = 0.01
@@ -20,10 +26,22 @@ def check_activation(name, argument="activation"):
     return name
 
 
-def layer_activations(activation, n_hidden, argument="activation"):
-    """[None, g^[1], ..., g^[L-1], "sigmoid"]: one name per layer from one name or a list.
+def output_activation(n_outputs):
+    """The output layer's activation for K = `n_outputs` units: sigmoid if K = 1, else softmax."""
+    return "sigmoid" if n_outputs == 1 else SOFTMAX
 
-    Index 0 (the input) is None; the output layer is always sigmoid.
+
+def check_output_activation(name, argument="activation"):
+    """Return `name` if it is a hidden activation or softmax, else raise naming them all."""
+    if name != SOFTMAX:
+        check_activation(name, argument)
+    return name
+
+
+def layer_activations(activation, n_hidden, argument="activation", n_outputs=1):
+    """[None, g^[1], ..., g^[L-1], g^[L]]: one name per layer from one name or a list.
+
+    Index 0 (the input) is None; the output layer is output_activation(n_outputs).
     """
     if isinstance(activation, str):
         hidden = [activation] * n_hidden
@@ -37,4 +55,4 @@ def layer_activations(activation, n_hidden, argument="activation"):
         )
     for name in hidden:
         check_activation(name, argument)
-    return [None] + hidden + ["sigmoid"]
+    return [None] + hidden + [output_activation(n_outputs)]

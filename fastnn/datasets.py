@@ -11,12 +11,12 @@ from importlib import resources
 import numpy as np
 
 from .seeding import random_generator
-from .validation import check_features, check_labels, check_positive
+from .validation import check_class_labels, check_features, check_labels, check_positive
 
 
 @dataclass
 class Dataset:
-    """A binary task split into train and test: X is (m, n_features), y is (m,) of 0/1."""
+    """A classification task split into train and test: X is (m, n_features), y is (m,) of labels."""
 
     name: str
     X_train: np.ndarray
@@ -45,14 +45,17 @@ def flatten_images(images, max_value=255.0):
 
 
 def train_test_split(X, y, test_size=0.25, seed=0):
-    """Return (X_train, X_test, y_train, y_test), shuffled by `seed`, stratified by label."""
+    """Return (X_train, X_test, y_train, y_test), shuffled by `seed`, stratified by label.
+
+    Each class (any labels: 0/1, digits, strings) gives test_size of its examples to the test split.
+    """
     X = check_features(X)
-    y = check_labels(y, X.shape[0])[:, 0].astype(np.int64)
+    y = check_class_labels(y, X.shape[0])
     if not 0 < test_size < 1:
         raise ValueError(f"test_size: expected a fraction between 0 and 1, got {test_size!r}")
     rng = random_generator(seed)
     test_rows = []
-    for label in (0, 1):
+    for label in np.unique(y):
         rows = rng.permutation(np.flatnonzero(y == label))
         test_rows.append(rows[: int(round(test_size * rows.size))])
     is_test = np.zeros(X.shape[0], dtype=bool)
@@ -61,12 +64,16 @@ def train_test_split(X, y, test_size=0.25, seed=0):
     return X[train], X[test], y[train], y[test]
 
 
-def load_digits(positive=8, negative=3, test_size=0.25, seed=0):
+def load_digits(positive=8, negative=3, test_size=0.25, seed=0, *, classes=None):
     """Handwritten digits: is it a `positive` (label 1) or a `negative` (label 0)? 64 pixel features.
 
     1,797 real 8x8 images ship with fastnn; 357 show a 3 or an 8. Pixels (0..16) are
-    flattened with flatten_images and scaled to [0, 1].
+    flattened with flatten_images and scaled to [0, 1]. `classes="all"` gives the ten-class
+    task instead (all 1,797 images, labels 0-9), and a list of digits, such as [1, 7], the
+    task of telling those apart (labels are the digits).
     """
+    if classes is not None:
+        return _digit_classes(classes, test_size, seed)
     if positive == negative or not {positive, negative} <= set(range(10)):
         raise ValueError(f"positive, negative: expected two different digits 0-9, got {positive!r}, {negative!r}")
     digits = _bundled("digits")
@@ -75,6 +82,21 @@ def load_digits(positive=8, negative=3, test_size=0.25, seed=0):
     y = (digits["target"][keep] == positive).astype(np.int64)
     return Dataset(f"digits-{positive}-vs-{negative}", *_ordered(train_test_split(X, y, test_size, seed)),
                    f"8x8 handwritten digits (UCI): {positive} (1) vs {negative} (0)")
+
+
+def _digit_classes(classes, test_size, seed):
+    """The digits of `classes` ("all" or a list of at least two digits), labelled by their digit."""
+    wanted = list(range(10)) if isinstance(classes, str) and classes == "all" else classes
+    if isinstance(wanted, str) or not hasattr(wanted, "__iter__") or len(set(wanted)) < 2 \
+            or not set(wanted) <= set(range(10)) or len(set(wanted)) != len(wanted):
+        raise ValueError(f"classes: expected 'all' or a list of two or more different digits 0-9, got {classes!r}")
+    digits = _bundled("digits")
+    keep = np.isin(digits["target"], wanted)
+    X = flatten_images(digits["images"][keep][..., np.newaxis], max_value=16.0)
+    y = digits["target"][keep].astype(np.int64)
+    name = "all" if len(wanted) == 10 else "-".join(map(str, sorted(wanted)))
+    return Dataset(f"digits-{name}", *_ordered(train_test_split(X, y, test_size, seed)),
+                   f"8x8 handwritten digits (UCI): {len(wanted)} classes, the digits {', '.join(map(str, sorted(wanted)))}")
 
 
 def load_breast_cancer(test_size=0.25, seed=0):

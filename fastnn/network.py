@@ -17,6 +17,8 @@ from .serialization import load_network, save_network
 from .training import train
 from .validation import (
     as_float_dtype,
+    check_class_labels,
+    check_class_targets,
     check_features,
     check_labels,
     check_layers,
@@ -27,12 +29,16 @@ from .validation import (
 
 
 class DeepNetwork:
-    """A fully connected network [n_x, n^[1], ..., n^[L-1], 1] with a sigmoid output unit.
+    """A fully connected network [n_x, n^[1], ..., n^[L-1], K]: a classifier.
+
+    K = 1 is the notes' binary classifier, one sigmoid unit, labels 0 and 1. K > 1 is a
+    softmax over K classes with the categorical cross-entropy; the labels are any K
+    distinct values (classes_ lists them sorted), or one-hot targets (m, K).
 
     Parameters
     ----------
     layers : list of int
-        Layer sizes [n_x, n^[1], ..., 1]; n_x must equal the number of features of X.
+        Layer sizes [n_x, n^[1], ..., K]; n_x must equal the number of features of X.
     activation : str or list of str
         "sigmoid", "tanh", "relu" or "leaky_relu": one for every hidden layer, or one each.
     learning_rate : float
@@ -83,7 +89,7 @@ class DeepNetwork:
     # -- training ----------------------------------------------------------------------
 
     def fit(self, X, y, *, initial_parameters=None, callback=None, progress=False, report_every=None):
-        """Train on X (m, n_features) and labels y in {0, 1}; return self.
+        """Train on X (m, n_features) and labels y (0/1 for one output unit, else K classes); return self.
 
         `initial_parameters` ({"W1", "b1", ...} in the notes' shapes) replaces the random
         start. Costs are read back from the engine every `report_every` epochs (default:
@@ -94,9 +100,9 @@ class DeepNetwork:
         _check_fit_options(callback, report_every)
         X = check_features(X, "X", dtype=None if self.dtype is None else as_float_dtype(self.dtype))
         _check_samples_first(X, y)
-        Y = check_labels(y, X.shape[0], "y", dtype=X.dtype)
         layers = self._layer_sizes(X.shape[1])
-        activations = layer_activations(self.activation, len(layers) - 2)
+        Y, classes = _targets(y, X.shape[0], layers[-1], X.dtype)
+        activations = layer_activations(self.activation, len(layers) - 2, n_outputs=layers[-1])
         parameters = self._starting_parameters(layers, activations, initial_parameters, X.dtype)
         engine = get_engine(self.engine)
         weights, biases = to_engine(engine, parameters)
@@ -112,15 +118,17 @@ class DeepNetwork:
                 f"training diverged: the weights hold NaN or inf (learning_rate={self.learning_rate}); "
                 "try a smaller learning rate"
             )
-        self._set_fitted(parameters, layers, activations, engine, history)
+        self._set_fitted(parameters, layers, activations, engine, history, classes)
         return self
 
     # -- prediction --------------------------------------------------------------------
 
     def predict_proba(self, X):
-        """Return y_hat = P(y = 1 | x) for each row of X, shape (m,): the notes' A^[L], flattened.
+        """Return the notes' A^[L], one row per example of X.
 
-        (scikit-learn's classifiers return (m, 2) columns [P(y=0), P(y=1)]; this is the second.)
+        One output unit: y_hat = P(y = 1 | x), shape (m,) (scikit-learn's classifiers
+        return (m, 2) columns [P(y=0), P(y=1)]; this is the second). K classes: (m, K),
+        column k the probability of classes_[k]; each row sums to 1.
         """
         parameters = self._fitted_parameters()
         X = check_features(X, "X", dtype=parameters["W1"].dtype)
@@ -130,16 +138,36 @@ class DeepNetwork:
                              f"got {X.shape[1]}{hint}")
         engine = self.engine_
         _, A = forward(engine, *to_engine(engine, parameters), self.activations_, engine.asarray(X))
-        return engine.to_numpy(A[-1])[:, 0]
+        A = engine.to_numpy(A[-1])
+        return A[:, 0] if A.shape[1] == 1 else A
 
     def predict(self, X, threshold=0.5):
-        """Return the predicted labels, 1 where y_hat > threshold, else 0, shape (m,)."""
-        return (self.predict_proba(X) > threshold).astype(np.int64)
+        """Return the predicted labels, shape (m,).
+
+        One output unit: 1 where y_hat > threshold, else 0. K classes: the class of highest
+        probability, as classes_ lists it (`threshold` does not apply).
+        """
+        proba = self.predict_proba(X)
+        if proba.ndim == 1:
+            return (proba > threshold).astype(np.int64)
+        if threshold != 0.5:
+            raise ValueError(f"threshold: applies to one output unit only; this network has {proba.shape[1]} classes")
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def score(self, X, y):
-        """Return the accuracy of predict(X) against labels y (a fraction in [0, 1])."""
+        """Return the accuracy of predict(X) against labels y (a fraction in [0, 1]).
+
+        For K classes, y holds labels as classes_ lists them, or one-hot targets (m, K).
+        """
         predicted = self.predict(X)
-        return accuracy(check_labels(y, predicted.shape[0], "y")[:, 0], predicted)
+        m = predicted.shape[0]
+        if self.layers_[-1] == 1:
+            return accuracy(check_labels(y, m, "y")[:, 0], predicted)
+        K = len(self.classes_)
+        if np.ndim(y) == 2 and np.shape(y)[1] == K:
+            Y, _ = check_class_targets(y, m, K, "y")
+            return accuracy(self.classes_[np.argmax(Y, axis=1)], predicted)
+        return accuracy(check_class_labels(y, m, "y"), predicted)
 
     # -- scikit-learn's estimator protocol -----------------------------------------------
 
@@ -163,25 +191,27 @@ class DeepNetwork:
         settings = {k: v for k, v in self.get_params().items() if k != "engine"}
         if isinstance(settings["seed"], np.random.RandomState):
             settings["seed"] = None  # its stream has moved on; a refit of the loaded network draws afresh
+        classes = self.classes_ if self.layers_[-1] > 1 else None  # binary files stay as they were
         return save_network(path, self._fitted_parameters(), self.layers_, self.activations_[1:],
-                            type(self).__name__, settings)
+                            type(self).__name__, settings, classes=classes)
 
     @classmethod
     def load(cls, path, engine=None):
         """Return a trained network read from `path`, ready to predict on `engine`."""
-        parameters, layers, activations, model, settings = load_network(path)
+        parameters, layers, activations, model, settings, classes = load_network(path)
         if model != cls.__name__:
             raise ValueError(f"path: holds a {model}, not a {cls.__name__}: use fastnn.load(path)")
         network = cls(**settings, engine=engine)
-        network._set_fitted(parameters, layers, [None] + activations, get_engine(engine), [])
+        network._set_fitted(parameters, layers, [None] + activations, get_engine(engine), [], classes)
         return network
 
     # -- helpers -----------------------------------------------------------------------
 
-    def _set_fitted(self, parameters, layers, activations, engine, history):
+    def _set_fitted(self, parameters, layers, activations, engine, history, classes=None):
         self.parameters_, self.layers_, self.activations_ = parameters, layers, activations
         self.engine_, self.history_ = engine, history
-        self.n_features_in_, self.classes_ = layers[0], np.array([0, 1])
+        self.n_features_in_ = layers[0]
+        self.classes_ = np.array([0, 1]) if classes is None else np.asarray(classes)
 
     def _layer_sizes(self, n_features):
         layers = check_layers(self.layers)
@@ -272,6 +302,16 @@ def accuracy(y_true, y_pred):
     return float(np.mean(y_true == y_pred))
 
 
+def _targets(y, m, n_outputs, dtype):
+    """(Y, classes): the engine's targets for `n_outputs` output units, and the class labels.
+
+    One unit: labels 0/1 as a column (m, 1), classes None (0 and 1). K units: one-hot (m, K).
+    """
+    if n_outputs == 1:
+        return check_labels(y, m, "y", dtype=dtype), None
+    return check_class_targets(y, m, n_outputs, "y", dtype=dtype)
+
+
 def _init_parameter_names(cls):
     """The names of `cls.__init__`'s parameters, self excluded."""
     return [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
@@ -279,7 +319,8 @@ def _init_parameter_names(cls):
 
 def _check_samples_first(X, y):
     """Catch the course's X of shape (n_x, m) given to an estimator, which takes (m, n_x)."""
-    labels = np.size(y)
+    # One-hot targets (m, K) count their rows; labels (m,), (m, 1) or the course's (1, m) their size.
+    labels = np.shape(y)[0] if np.ndim(y) == 2 and min(np.shape(y)) > 1 else np.size(y)
     m, n = X.shape
     if m != labels and n == labels:
         raise ValueError(

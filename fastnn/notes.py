@@ -1,6 +1,6 @@
 """The notes' steps one by one, in the notes' own shapes, on any engine.
 
-X is (n_x, m), Y is (1, m), W^[l] is (n^[l], n^[l-1]), b^[l] is (n^[l], 1), and parameters,
+X is (n_x, m), Y is (1, m) (one-hot (K, m) for K classes), W^[l] is (n^[l], n^[l-1]), b^[l] is (n^[l], 1), and parameters,
 caches and gradients are dicts keyed as in the course ("W1", "dW1", ...). Each step calls
 the same engine code that training uses (fastnn.propagation), on transposed views, so the
 results are identical to DeepNetwork's.
@@ -11,12 +11,13 @@ import math
 
 import numpy as np
 
-from .activations import layer_activations
+from .activations import layer_activations, output_activation
 from .backends import get_engine
 from .initializers import initialize_parameters
 from .propagation import backward, forward, from_engine, to_engine
 from .validation import (
     as_float_dtype,
+    check_class_targets,
     check_features,
     check_labels,
     check_parameters,
@@ -28,6 +29,7 @@ __all__ = [
     "initialize_parameters",
     "check_inputs",
     "forward_propagation",
+    "softmax",
     "compute_cost",
     "backward_propagation",
     "update_parameters",
@@ -40,6 +42,7 @@ __all__ = [
 def check_inputs(X, Y, parameters, activations="relu"):
     """Check X (n_x, m), Y (1, m), the parameters and the activation names once; return
     (X, Y, parameters) as float arrays of X's dtype, ready for the steps with check=False.
+    For K output units, Y comes back one-hot (K, m) (given so or as class indices (1, m)).
 
     The steps check every input on every call by default; a training loop that calls them
     thousands of times checks once here and passes check=False, as the course's code does.
@@ -47,16 +50,17 @@ def check_inputs(X, Y, parameters, activations="relu"):
     X_rows = check_features(np.asarray(X).T, "X (transposed: examples are its columns)")
     _check_orientation(X_rows.T, parameters)
     layers, checked = _checked_parameters(parameters, X_rows.shape[1], X_rows.dtype)
-    layer_activations(activations, len(layers) - 2, "activations")
-    Y = _label_row(Y, X_rows.shape[0], X_rows.dtype).T
+    layer_activations(activations, len(layers) - 2, "activations", n_outputs=layers[-1])
+    Y = _targets(Y, X_rows.shape[0], layers[-1], X_rows.dtype).T
     return X_rows.T, Y, checked
 
 
 def forward_propagation(X, parameters, activations="relu", engine=None, check=True):
-    """Return (AL, caches): AL = sigma(Z^[L]) of shape (1, m), and one cache per layer.
+    """Return (AL, caches): the output layer's AL, and one cache per layer.
 
-    `activations` is one name for every hidden layer or a list with one per hidden layer;
-    the output layer is always sigmoid. caches[l-1] holds the notes' (A_prev, W, b, Z) of
+    `activations` is one name for every hidden layer or a list with one per hidden layer.
+    The output layer is chosen by its K units: AL = sigma(Z^[L]) of shape (1, m) for K = 1,
+    AL = softmax(Z^[L]) of shape (K, m), each column summing to 1, for K > 1. caches[l-1] holds the notes' (A_prev, W, b, Z) of
     layer l plus its activation name, as NumPy arrays of the engine's results.
     check=False skips the input checks (after check_inputs) and uses the parameters as given.
     """
@@ -66,10 +70,10 @@ def forward_propagation(X, parameters, activations="relu", engine=None, check=Tr
         _check_orientation(X_rows.T, parameters)
         layers, parameters = _checked_parameters(parameters, X_rows.shape[1], X_rows.dtype)
         L = len(layers) - 1
-        acts = layer_activations(activations, L - 1, "activations")
+        acts = layer_activations(activations, L - 1, "activations", n_outputs=layers[-1])
     else:
         X_rows, L = X.T, len(parameters) // 2
-        acts = _activations(activations, L - 1)
+        acts = _activations(activations, L - 1, np.shape(parameters[f"W{L}"])[0])
     Z, A = forward(engine, *to_engine(engine, parameters), acts, engine.asarray(X_rows))
     to_numpy = engine.to_numpy
     caches = [{"A_prev": to_numpy(A[l - 1]).T, "W": parameters[f"W{l}"], "b": parameters[f"b{l}"],
@@ -77,25 +81,44 @@ def forward_propagation(X, parameters, activations="relu", engine=None, check=Tr
     return to_numpy(A[-1]).T, caches
 
 
-def compute_cost(AL, Y, engine=None, check=True):
-    """Return J = -(1/m) sum [y log(a) + (1 - y) log(1 - a)] for AL and Y of shape (1, m).
+def softmax(Z, engine=None):
+    """Return A = softmax(Z) for Z of shape (K, m): a_k = e^(z_k) / sum_j e^(z_j) in each column.
 
-    The engine computes J from the logit z = log(a) - log(1 - a) (a is clipped one
-    rounding step inside (0, 1)), in the form that stays finite for every z.
-    check=False skips the checks of AL and Y.
+    The engine subtracts each column's max first (the result is the same), so no
+    exponent is positive and no finite z overflows.
+    """
+    engine = get_engine(engine)
+    Z_rows = check_features(np.asarray(Z).T, "Z (transposed: examples are its columns)")
+    return engine.to_numpy(engine.activation(engine.asarray(Z_rows), "softmax")).T
+
+
+def compute_cost(AL, Y, engine=None, check=True):
+    """Return the cross-entropy cost J of the output layer's AL against Y.
+
+    K = 1 (AL and Y of shape (1, m)): J = -(1/m) sum [y log(a) + (1 - y) log(1 - a)], from
+    the logit z = log(a) - log(1 - a) (a clipped one rounding step inside (0, 1)).
+    K > 1 (AL of shape (K, m), Y one-hot (K, m) or class indices (1, m)):
+    J = -(1/m) sum_i sum_k y_k log a_k, from the logits z = log(a) (a softmax of them is
+    a again; a is clipped at the smallest normal number, so no log(0)). The engine
+    computes J in the form that stays finite for every z. check=False skips the checks
+    of AL and Y (then Y is as check_inputs returns it).
     """
     engine = get_engine(engine)
     if check:
         AL = np.asarray(AL)
-        if AL.ndim != 2 or AL.shape[0] != 1:
-            raise ValueError(f"AL: expected shape (1, m), the output layer's activations, got {AL.shape}")
+        if AL.ndim != 2:
+            raise ValueError(f"AL: expected shape (1, m) or (K, m), the output layer's activations, got {AL.shape}")
         AL = check_features(AL.T, "AL")
         if AL.min() < 0 or AL.max() > 1:
             raise ValueError(f"AL: expected probabilities in [0, 1], got values from {AL.min()} to {AL.max()}")
-        Y = _label_row(Y, AL.shape[0], AL.dtype)
+        Y = _targets(Y, AL.shape[0], AL.shape[1], AL.dtype)
     else:
-        AL, Y = AL.T, np.asarray(Y, dtype=AL.dtype).reshape(-1, 1)
+        AL = AL.T
+        Y = _checked_targets(Y, AL)
     tiny, below_one = _clip_limits(AL.dtype)
+    if AL.shape[1] > 1:  # softmax: its logits up to a constant, which softmax ignores
+        logits = np.log(np.maximum(AL, tiny))
+        return float(engine.to_numpy(engine.cross_entropy_cost(engine.asarray(logits), engine.asarray(Y))))
     a = np.minimum(np.maximum(AL, tiny), below_one)  # np.clip, without its wrapper's cost
     logits = np.log(a)
     logits -= np.log1p(-a)
@@ -105,19 +128,21 @@ def compute_cost(AL, Y, engine=None, check=True):
 def backward_propagation(AL, Y, caches, engine=None, check=True):
     """Return grads {"dW1", "db1", ...} from forward_propagation's AL and caches.
 
-    Starts from dZ^[L] = AL - Y (sigmoid with cross-entropy), then the notes' loop for
-    l = L..1; grads has the shapes of the parameters. check=False skips the check of Y.
+    Starts from dZ^[L] = AL - Y (sigmoid or softmax with its cross-entropy: the same
+    formula), then the notes' loop for l = L..1; grads has the shapes of the parameters.
+    Y is as compute_cost takes it. check=False skips the check of Y.
     """
     engine = get_engine(engine)
     dtype = caches[0]["A_prev"].dtype
+    AL = AL if np.ndim(AL) == 2 else np.reshape(AL, (1, -1))
     if check:
-        Y = _label_row(Y, np.asarray(AL).size, dtype)
+        Y = _targets(Y, AL.shape[1], AL.shape[0], dtype)
     else:
-        Y = np.asarray(Y, dtype=dtype).reshape(-1, 1)
+        Y = _checked_targets(np.asarray(Y, dtype=dtype), AL.T)
     asarray = engine.asarray
     acts = [None] + [cache["activation"] for cache in caches]
     weights = [None] + [asarray(np.asarray(cache["W"], dtype=dtype)) for cache in caches]
-    A = [cache["A_prev"] for cache in caches] + [np.reshape(AL, (1, -1))]
+    A = [cache["A_prev"] for cache in caches] + [AL]
     A = [asarray(np.asarray(a, dtype=dtype).T) for a in A]
     dW, db = backward(engine, weights, acts, A, asarray(Y))
     return from_engine(engine, dW, db, prefix="d")
@@ -208,10 +233,10 @@ def _clip_limits(dtype):
     return info.tiny, 1 - info.eps / 2
 
 
-def _activations(activations, n_hidden):
-    """layer_activations without re-checking the names (check_inputs did): [None, g1, ..., "sigmoid"]."""
+def _activations(activations, n_hidden, n_outputs):
+    """layer_activations without re-checking the names (check_inputs did): [None, g1, ..., g^[L]]."""
     hidden = [activations] * n_hidden if isinstance(activations, str) else list(activations)
-    return [None, *hidden, "sigmoid"]
+    return [None, *hidden, output_activation(n_outputs)]
 
 
 def _checked_parameters(parameters, n_x, dtype):
@@ -242,6 +267,27 @@ def _check_logistic_shapes(w, X, Y):
     if np.shape(Y) != (1, m):
         raise ValueError(f"Y: expected shape (1, {m}), one label per column of X, got {np.shape(Y)}")
     return n_x, m
+
+
+def _targets(Y, m, K, dtype):
+    """The notes' targets as the engines' rows: (m, 1) of 0/1 for K = 1, else one-hot (m, K).
+
+    For K > 1, Y is one-hot (K, m) or class indices 0..K-1 of shape (1, m) or (m,).
+    """
+    if K == 1:
+        return _label_row(Y, m, dtype)
+    Y = np.asarray(Y)
+    if Y.shape == (K, m):
+        return check_class_targets(Y.T, m, K, "Y", dtype=dtype)[0]
+    if Y.shape in ((1, m), (m,)):
+        return check_class_targets(Y.reshape(m), m, K, "Y", dtype=dtype, classes=np.arange(K))[0]
+    raise ValueError(f"Y: expected one-hot targets of shape ({K}, {m}) or class indices of shape (1, {m}), got {Y.shape}")
+
+
+def _checked_targets(Y, AL_rows):
+    """Y as check_inputs returns it ((1, m) labels or one-hot (K, m)) in the engines' rows, unchecked."""
+    Y = np.asarray(Y, dtype=AL_rows.dtype)
+    return Y.reshape(-1, 1) if AL_rows.shape[1] == 1 else Y.T
 
 
 def _label_row(Y, m, dtype):

@@ -5,6 +5,8 @@ Arrays are in the engines' row layout (examples in rows, see fastnn/backends/bas
 indexed by layer: index 0 holds the input X = A^[0], index l holds layer l.
 """
 
+from .activations import SOFTMAX
+
 
 class Workspace:
     """Buffers for one batch size, allocated once and reused by every step of that size."""
@@ -14,7 +16,7 @@ class Workspace:
         empty = engine.empty
         L = len(units) - 1
         self.X = empty((m, units[0]), dtype) if X is None else X
-        self.Y = empty((m, 1), dtype) if Y is None else Y
+        self.Y = empty((m, units[-1]), dtype) if Y is None else Y  # (m, 1) labels or (m, K) one-hot
         self.Z = [None] + [empty((m, units[l]), dtype) for l in range(1, L + 1)]
         self.A = [None] + [empty((m, units[l]), dtype) for l in range(1, L + 1)]
         self.dZ = [None] + [empty((m, units[l]), dtype) for l in range(1, L + 1)]
@@ -60,12 +62,17 @@ def forward(engine, weights, biases, activations, X, workspace=None):
 def backward(engine, weights, activations, A, Y, workspace=None):
     """Return (dW, db) lists from the forward's A list, starting at dZ^[L] = A^[L] - Y.
 
+    The output's dZ^[L] is the fused gradient of its activation and cross-entropy: sigmoid
+    for one unit, softmax for K classes.
+
     For l = L..1: dW^[l], db^[l], dA^[l-1] from dZ^[l]; then dZ^[l-1] = dA^[l-1] * g'(Z^[l-1]).
     """
     L = len(weights) - 1
     ws = workspace
     dW, db = [None] * (L + 1), [None] * (L + 1)
-    dZ = engine.backprop_sigmoid_cross_entropy(A[L], Y, out=_buffer(ws, "dZ", L))
+    output_gradient = (engine.backprop_softmax_cross_entropy if activations[L] == SOFTMAX
+                       else engine.backprop_sigmoid_cross_entropy)
+    dZ = output_gradient(A[L], Y, out=_buffer(ws, "dZ", L))
     for l in range(L, 0, -1):
         out = None if ws is None else (ws.dW[l], ws.db[l], ws.dA[l - 1])
         dW[l], db[l], dA_prev = engine.backprop_dense(dZ, A[l - 1], weights[l], need_dA_prev=l > 1, out=out)

@@ -53,8 +53,83 @@ def check_labels(y, m, argument="y", dtype=np.float64):
     bad = np.unique(y[(y != 0) & (y != 1)])
     if bad.size:
         shown = ", ".join(repr(v.item()) for v in bad[:5])
-        raise ValueError(f"{argument}: labels must be 0 or 1, got other values: {shown}")
+        raise ValueError(f"{argument}: labels must be 0 or 1, got other values: {shown} "
+                         "(one output unit is a binary classifier; for K classes, end the layers with K)")
     return y.astype(dtype).reshape(m, 1)
+
+
+def check_class_targets(y, m, n_classes, argument="y", dtype=np.float64, classes=None):
+    """Return (Y, classes) for a softmax output of K = n_classes units; Y is one-hot (m, K).
+
+    y is one-hot (m, K), whose classes are 0..K-1, or m labels of any kind (numbers,
+    strings). Labels are looked up in `classes` when it is given (the notes' class indices
+    0..K-1); otherwise `classes` becomes their distinct values, sorted, which must number
+    exactly K (as scikit-learn's classes_).
+    """
+    if np.ndim(y) == 2 and np.shape(y)[1] == n_classes and np.shape(y)[0] == m:
+        return _check_one_hot(y, m, n_classes, argument, dtype), np.arange(n_classes)
+    labels = check_class_labels(y, m, argument)
+    if classes is None:
+        classes = _sorted_unique(labels, argument)
+        if classes.size < 2:
+            raise ValueError(f"{argument}: expected at least two classes, got only one: {_shown(classes)}")
+        if classes.size != n_classes:
+            raise ValueError(
+                f"{argument}: the labels hold {classes.size} classes ({_shown(classes)}), but the output layer "
+                f"has {n_classes} units; expected one unit per class (layers ending in {classes.size})"
+            )
+    codes = np.searchsorted(classes, labels)
+    known = (codes < classes.size) & (classes[np.minimum(codes, classes.size - 1)] == labels)
+    if not known.all():
+        raise ValueError(f"{argument}: labels must be among the {classes.size} classes "
+                         f"({_shown(classes)}), got other values: {_shown(np.unique(labels[~known]))}")
+    Y = np.zeros((m, n_classes), dtype=dtype)
+    Y[np.arange(m), codes] = 1
+    return Y, classes
+
+
+def check_class_labels(y, m, argument="y"):
+    """Return m class labels (numbers or strings, NaN refused) as a 1-D array; (m, 1) is flattened."""
+    try:
+        labels = np.asarray(y)
+    except (ValueError, TypeError) as error:
+        raise TypeError(f"{argument}: expected an array of labels, could not convert it: {error}") from None
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.ndim != 1:
+        raise ValueError(f"{argument}: expected {m} labels of shape ({m},), or one-hot targets (m, K), got shape {labels.shape}")
+    if labels.shape[0] != m:
+        raise ValueError(f"{argument}: expected {m} labels (one per example, i.e. per row of X), got {labels.shape[0]}")
+    if labels.dtype.kind in "fc":
+        check_finite(labels, argument)
+    if labels.dtype.kind not in "biufUS":
+        raise TypeError(f"{argument}: expected labels that are numbers or strings, got an array of dtype {labels.dtype}")
+    return labels
+
+
+def _check_one_hot(y, m, n_classes, argument, dtype):
+    """One-hot targets (m, K): finite 0s and 1s with exactly one 1 per row."""
+    Y = _numeric_array(y, argument)
+    check_finite(Y, argument)
+    rows_ok = np.all((Y == 0) | (Y == 1), axis=1) & (np.sum(Y == 1, axis=1) == 1)
+    if not rows_ok.all():
+        bad = int(np.flatnonzero(~rows_ok)[0])
+        raise ValueError(f"{argument}: one-hot targets (m, {n_classes}) must hold a single 1 per row, "
+                         f"the rest 0; row {bad} is {Y[bad].tolist()}")
+    return Y.astype(dtype)
+
+
+def _sorted_unique(labels, argument):
+    try:
+        return np.unique(labels)
+    except TypeError as error:
+        raise TypeError(f"{argument}: expected labels that can be sorted, got: {error}") from None
+
+
+def _shown(values, limit=5):
+    """Up to `limit` values as text, e.g. "0, 1, 2, ..." for error messages."""
+    shown = ", ".join(repr(v.item() if hasattr(v, "item") else v) for v in values[:limit])
+    return shown + (", ..." if len(values) > limit else "")
 
 
 def check_finite(array, argument):
@@ -92,16 +167,15 @@ def check_seed(seed, argument="seed"):
 
 
 def check_layers(layers, argument="layers"):
-    """Return layer sizes [n_x, n_1, ..., 1] as a list of positive ints ending in one output."""
+    """Return layer sizes [n_x, n_1, ..., K] as a list of positive ints.
+
+    The output size K is 1 for the notes' binary classifier, or the number of classes.
+    """
     if isinstance(layers, (str, bytes)) or not hasattr(layers, "__len__") or len(layers) < 2:
-        raise ValueError(f"{argument}: expected sizes [n_x, n_1, ..., 1] (at least two), got {layers!r}")
+        raise ValueError(f"{argument}: expected sizes [n_x, n_1, ..., K] (at least two), got {layers!r}")
     for size in layers:
         if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size <= 0:
             raise ValueError(f"{argument}: expected positive integers, got {layers!r}")
-    if layers[-1] != 1:
-        raise ValueError(
-            f"{argument}: the output layer must have 1 unit (binary classification), got {layers[-1]}"
-        )
     return [int(size) for size in layers]
 
 

@@ -115,7 +115,7 @@ def test_notes_errors_say_what_to_do():
     with pytest.raises(ValueError, match=r"AL: expected probabilities in \[0, 1\]"):
         notes.compute_cost(np.full((1, 30), 1.5), Y)
     with pytest.raises(ValueError, match=r"AL: expected shape \(1, m\)"):
-        notes.compute_cost(np.full((2, 15), 0.5), Y)
+        notes.compute_cost(np.full((1, 2, 15), 0.5), Y)
     AL, caches = notes.forward_propagation(X, p)
     grads = notes.backward_propagation(AL, Y, caches)
     with pytest.raises(ValueError, match="grads: missing 'db1'"):

@@ -49,8 +49,9 @@ def test_bad_labels(y, message):
     (dict(dtype="bogus"), r"dtype: expected float32 or float64, got 'bogus'"),
     (dict(activation=None), r"activation: expected a name or a list of 1 names, got None"),
     (dict(layers=[4, 2, 1]), r"layers: the first size is n_x, the number of features, so expected 3 \(from X's 3 columns\), got 4"),
-    (dict(layers=[3, 2, 2]), r"layers: the output layer must have 1 unit"),
-    (dict(layers=[3]), r"layers: expected sizes \[n_x, n_1, ..., 1\]"),
+    (dict(layers=[3, 2, 3]), r"y: the labels hold 2 classes \(0, 1\), but the output layer has 3 units; "
+                             r"expected one unit per class \(layers ending in 2\)"),
+    (dict(layers=[3]), r"layers: expected sizes \[n_x, n_1, ..., K\]"),
     (dict(layers=[3, 0, 1]), r"layers: expected positive integers"),
     (dict(activation="softmax"), r"activation: expected one of 'sigmoid', 'tanh', 'relu', 'leaky_relu', got 'softmax'"),
     (dict(layers=[3, 2, 2, 1], activation=["relu"]), r"activation: expected one name or a list of 2"),

@@ -16,7 +16,7 @@ import threading
 
 import numpy as np
 
-from ..activations import LEAKY_RELU_SLOPE, check_activation
+from ..activations import LEAKY_RELU_SLOPE, SOFTMAX, check_activation, check_output_activation
 
 # Weight shapes whose update buffer each thread keeps (a network has two per layer).
 _MAX_SCRATCH_BUFFERS = 32
@@ -111,13 +111,24 @@ class Engine:
 
     def bias_activation(self, Z, b, activation, out=None):
         """Add the bias to Z in place, then return A = g(Z): the non-matmul half of the forward."""
-        check_activation(activation)
+        check_output_activation(activation)
         Z += b.T
         return self.activation(Z, activation, out=out)
 
     def activation(self, Z, activation, out=None):
-        """Return A = g(Z) for one of the notes' activations (sigmoid computed so it cannot overflow)."""
+        """Return A = g(Z) for one of the notes' activations (sigmoid computed so it cannot overflow).
+
+        "softmax" (the output of K > 1 classes) normalises each row of Z (m, K) instead:
+        a_k = e^(z_k - max z) / sum_j e^(z_j - max z). Shifting by the row's max leaves a
+        unchanged and makes every exponent <= 0, so no finite logit overflows.
+        """
         xp = self.xp
+        if activation == SOFTMAX:
+            _check_rows(Z, "softmax")
+            A = xp.subtract(Z, xp.max(Z, axis=1, keepdims=True), out=out)
+            xp.exp(A, out=A)
+            A /= xp.sum(A, axis=1, keepdims=True)
+            return A
         if activation == "sigmoid":
             # 1 / (1 + e^-z) for z >= 0 and e^z / (1 + e^z) for z < 0, as one quotient
             # e^min(z, 0) / (1 + e^-|z|): no exponent is positive, so nothing overflows, and
@@ -165,15 +176,38 @@ class Engine:
         """Return the output layer's dZ^[L] = A^[L] - Y (sigmoid and cross-entropy, fused)."""
         return self.xp.subtract(A, self.xp.asarray(Y, dtype=A.dtype), out=out)
 
+    def backprop_softmax_cross_entropy(self, A, Y, out=None):
+        """Return the output layer's dZ^[L] = A^[L] - Y (softmax and categorical cross-entropy, fused).
+
+        The softmax's Jacobian and the cost's gradient cancel to the sigmoid's A - Y, so every
+        engine's fused subtraction serves both.
+        """
+        return self.backprop_sigmoid_cross_entropy(A, Y, out=out)
+
     def cross_entropy_cost(self, Z, Y, out=None):
         """Return the cost J = (1/m) sum L(y_hat, y) as a 0-d array, from the logits Z = Z^[L].
 
-        With y_hat = sigma(z), -[y log y_hat + (1 - y) log(1 - y_hat)] equals
-        max(z, 0) - y z + log(1 + e^-|z|), which is finite for every finite z.
+        The output's K = Z.shape[1] chooses the cost. K = 1, the notes' sigmoid unit:
+        -[y log y_hat + (1 - y) log(1 - y_hat)] equals max(z, 0) - y z + log(1 + e^-|z|),
+        which is finite for every finite z. K > 1, softmax over K classes with Y one-hot
+        (m, K): -sum_k y_k log a_k = sum_k y_k (lse - z_k), lse = log sum_j e^z_j taken
+        with the max shift, so no finite z overflows and a tiny a_k costs no log(0).
         """
         xp = self.xp
         Y = xp.asarray(Y, dtype=Z.dtype)  # labels may come as integers; keep Z's precision
+        if Z.ndim == 2 and Z.shape[1] > 1:
+            return self._softmax_cross_entropy_cost(Z, Y, out)
         losses = xp.maximum(Z, 0) - Z * Y + xp.log1p(xp.exp(-xp.abs(Z)))
+        return xp.mean(losses, out=out)
+
+    def _softmax_cross_entropy_cost(self, Z, Y, out):
+        """The K > 1 case of cross_entropy_cost: mean over rows of sum_k y_k (lse - z_k)."""
+        xp = self.xp
+        if Y.shape != Z.shape:
+            raise ValueError(f"cross_entropy_cost: expected one-hot targets Y of shape {Z.shape}, got {Y.shape}")
+        shifted = Z - xp.max(Z, axis=1, keepdims=True)
+        lse = xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
+        losses = xp.sum(Y * (lse - shifted), axis=1)
         return xp.mean(losses, out=out)
 
     def backprop_dense(self, dZ, A_prev, W, need_dA_prev=True, out=None):
@@ -227,3 +261,9 @@ class Engine:
     def dot_vectorized(self, w, x, b):
         """z = w.x + b as one vectorised call (np.dot in the notes)."""
         return self.xp.dot(w, x) + b
+
+
+def _check_rows(Z, what):
+    """Softmax works on rows of K class scores: Z must be (m, K)."""
+    if getattr(Z, "ndim", None) != 2:
+        raise ValueError(f"{what}: expected logits of shape (m examples, K classes), got shape {getattr(Z, 'shape', None)}")

@@ -14,7 +14,7 @@ into Numba's disk cache; importing this module compiles nothing.
 
 import numpy as np
 
-from ..activations import LEAKY_RELU_SLOPE, activation_code
+from ..activations import LEAKY_RELU_SLOPE, SOFTMAX, activation_code
 from ..validation import FLOAT_DTYPES
 from .base import Engine
 
@@ -48,6 +48,13 @@ def _ready(dtype, *arrays):
     return True
 
 
+def _softmax_fits(Z, out):
+    """True when the softmax kernel can take Z (m, K >= 1) of a float dtype and `out`."""
+    dtype = getattr(Z, "dtype", None)
+    return (dtype in FLOAT_DTYPES and getattr(Z, "ndim", None) == 2 and Z.shape[1] > 0
+            and _ready(dtype, out) and (out is None or out.shape == Z.shape))
+
+
 def _contiguous(x, dtype):
     """`x` as a C-contiguous plain ndarray of `dtype` (a copy only when needed);
     None when `x` is an array of another dtype (the caller then falls back)."""
@@ -75,6 +82,15 @@ class NumbaEngine(Engine):
 
     def bias_activation(self, Z, b, activation, out=None):
         """Add the bias to Z in place, then return A = g(Z): the non-matmul half of the forward."""
+        if activation == SOFTMAX:
+            dtype = getattr(Z, "dtype", None)
+            bias = None
+            if _softmax_fits(Z, out) and _ready(dtype, Z) and Z.flags.writeable \
+                    and getattr(b, "shape", None) in ((Z.shape[1], 1), (Z.shape[1],)):
+                bias = _contiguous(b, dtype)
+            if bias is None:  # not a kernel's arrays, or a bias of another dtype
+                return super().bias_activation(Z, b, activation, out=out)
+            return self._softmax_kernel(Z, bias.reshape(-1), out, keep_biased=True)
         code = activation_code(activation)
         dtype = getattr(Z, "dtype", None)
         # tanh on a large array: NumPy's two passes (bias add, SIMD tanh) are already best.
@@ -98,6 +114,12 @@ class NumbaEngine(Engine):
 
     def activation(self, Z, activation, out=None):
         """Return A = g(Z) for one of the notes' activations (sigmoid computed so it cannot overflow)."""
+        if activation == SOFTMAX:
+            rows = _contiguous(Z, Z.dtype) if _softmax_fits(Z, out) else None
+            if rows is None:
+                return super().activation(Z, activation, out=out)
+            # Z is the caller's: read only (keep_biased=False), with a zero bias.
+            return self._softmax_kernel(rows, np.zeros(Z.shape[1], Z.dtype), out, keep_biased=False)
         code = activation_code(activation)
         dtype = getattr(Z, "dtype", None)
         if not (_ready(dtype, out) and (out is None or out.shape == Z.shape)
@@ -134,6 +156,9 @@ class NumbaEngine(Engine):
         if not (dtype in FLOAT_DTYPES and type(Y) is np.ndarray and Y.shape == Z.shape
                 and Z.size):
             return super().cross_entropy_cost(Z, Y, out=out)
+        if Z.ndim == 2 and Z.shape[1] > 1:  # softmax over K classes: one pass per row
+            cost = _kernels.softmax_cross_entropy_sum(_contiguous(Z, dtype), np.ascontiguousarray(Y, dtype=dtype))
+            return _cost_out(cost, dtype, out)
         Z = _contiguous(Z, dtype).reshape(-1)
         # Labels are 0 or 1, exact in Z's dtype even when they come as integers or booleans.
         Y = np.ascontiguousarray(Y, dtype=dtype).reshape(-1)
@@ -143,10 +168,7 @@ class NumbaEngine(Engine):
         np.exp(softplus, out=softplus)
         np.log1p(softplus, out=softplus)
         cost = _kernels.cross_entropy_sum(Z, Y, softplus)
-        if out is None:
-            return np.asarray(cost, dtype=dtype)  # a float32 sum converts back exactly
-        out[...] = cost
-        return out
+        return _cost_out(cost, dtype, out)
 
     def backprop_dense(self, dZ, A_prev, W, need_dA_prev=True, out=None):
         """Return (dW, db, dA_prev) for one layer; dA_prev is None when not needed (input layer)."""
@@ -181,6 +203,15 @@ class NumbaEngine(Engine):
             else:
                 super().sgd_update([param], [grad], learning_rate)
 
+    # -- helpers -----------------------------------------------------------------------
+
+    @staticmethod
+    def _softmax_kernel(Z, bias, out, keep_biased):
+        """A = softmax(Z + bias) per row in one kernel; Z keeps Z + bias when `keep_biased`."""
+        A = np.empty(Z.shape, Z.dtype) if out is None else out
+        _kernels.bias_softmax(Z, bias, A, keep_biased)
+        return A
+
     # -- the notes' vectorisation demo ---------------------------------------------------
 
     def dot_loop(self, w, x, b):
@@ -193,3 +224,11 @@ class NumbaEngine(Engine):
             return super().dot_loop(w, x, b)
         # The kernel returns a Python float; a float32 sum converts back exactly.
         return dtype.type(_kernels.dot_loop(w_c, x_c)) + b
+
+
+def _cost_out(cost, dtype, out):
+    """The kernel's cost as a 0-d array of `dtype`, written into `out` when given."""
+    if out is None:
+        return np.asarray(cost, dtype=dtype)  # a float32 sum converts back exactly
+    out[...] = cost
+    return out

@@ -199,3 +199,57 @@ def dot_loop(w, x):
     for i in range(w.shape[0]):
         acc += w[i] * x[i]
     return acc
+
+
+@njit(cache=True)
+def bias_softmax(Z, b, A, keep_biased):
+    """A[i] = softmax(Z[i] + b) one row at a time: max, exp, sum, normalise (A may be Z).
+
+    Z keeps Z + b when `keep_biased` (the forward's Z^[L]); else Z is only read. The row's
+    max is subtracted first, so every exponent is <= 0 and nothing overflows. A NaN or
+    +inf logit makes its row NaN, as NumPy's max and exp do.
+    """
+    m, n = Z.shape
+    for i in range(m):
+        top = Z[i, 0] + b[0]
+        for j in range(n):
+            z = Z[i, j] + b[j]
+            if keep_biased:
+                Z[i, j] = z
+            if z > top:
+                top = z
+        total = Z.dtype.type(0)
+        for j in range(n):
+            # With keep_biased, Z already holds z; else add the bias again (b is zero then).
+            e = math.exp((Z[i, j] if keep_biased else Z[i, j] + b[j]) - top)
+            A[i, j] = e
+            total += e
+        for j in range(n):
+            A[i, j] = A[i, j] / total
+
+
+@njit(cache=True)
+def softmax_cross_entropy_sum(Z, Y):
+    """Mean over rows of sum_k y_k (lse - z_k), lse = log sum_j e^z_j: one row at a time
+    (max, exp, sum, log, then the row's loss), partial sums in blocks as cross_entropy_sum."""
+    t = Z.dtype.type
+    zero = t(0)
+    m, n = Z.shape
+    total = zero
+    for start in range(0, m, _SUM_BLOCK):
+        partial = zero
+        for i in range(start, min(start + _SUM_BLOCK, m)):
+            top = Z[i, 0]
+            for j in range(1, n):
+                if Z[i, j] > top:
+                    top = Z[i, j]
+            sum_exp = zero
+            for j in range(n):
+                sum_exp += math.exp(Z[i, j] - top)
+            lse = math.log(sum_exp)
+            loss = zero
+            for j in range(n):
+                loss += Y[i, j] * (lse - (Z[i, j] - top))
+            partial += loss
+        total += partial
+    return total / t(m)
