@@ -12,8 +12,11 @@ ENGINE_NAMES = tuple(ENGINE_CLASSES)
 
 
 def is_gpu_engine(name):
-    """Whether engine `name` keeps its arrays on a GPU (imports its module, not CuPy)."""
-    return engine_class(name).device_kind == "gpu"
+    """Whether engine `name` keeps its arrays on a GPU (imports its module, not CuPy).
+
+    Names that are no engine (the benchmarks' peers "torch", "sklearn") are not GPU engines.
+    """
+    return name in ENGINE_CLASSES and engine_class(name).device_kind == "gpu"
 
 
 def engine_or_skip(name):
