@@ -135,11 +135,11 @@ def test_packed_arguments_have_the_byte_sizes_of_the_compiled_parameters(ptx, dt
 def test_float_kernels_compute_in_float(ptx):
     """No float kernel silently promotes to double (e.g. a tanh resolved to the double overload).
 
-    The cost is the exception: it adds the losses in double on purpose.
+    The costs are the exception: they add the losses in double on purpose.
     """
     for kernel in cuda.SIGNATURES:
         body = ptx[cuda.name_expression(kernel, np.float32)]
-        if kernel != "cross_entropy_cost":
+        if kernel not in ("cross_entropy_cost", "softmax_cross_entropy_cost"):
             assert ".f64" not in body, kernel
 
 
@@ -195,6 +195,8 @@ def test_activation_codes_and_launch_shapes_match_the_source():
         assert re.search(rf"ACT_{name.upper()}\s*=\s*{activation_code(name)}\b", source), name
     assert LEAKY_RELU_SLOPE == 0.01
     assert re.search(rf"#define COST_THREADS {cuda.COST_THREADS}\b", source)
+    assert re.search(rf"#define WARP {cuda.WARP}\b", source)
+    assert cuda.THREADS % cuda.WARP == 0 and cuda.COST_THREADS % cuda.WARP == 0  # whole warps per block
     assert re.search(rf"#define SUM_COLS {cuda.SUM_BLOCK[0]}\b", source)
     assert re.search(rf"#define SUM_ROWS {cuda.SUM_BLOCK[1]}\b", source)
     assert cuda.COST_THREADS & (cuda.COST_THREADS - 1) == 0  # the halving reduction needs 2^k

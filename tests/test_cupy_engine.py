@@ -166,6 +166,7 @@ def _calls_with(make):
         "weighted_sum": (vec, vec), "matmul": (h, h), "dense_forward": (h, h, col, "relu"),
         "bias_activation": (h, col, "relu"), "activation": (h, "relu"),
         "backprop_activation": (h, h, "relu"), "backprop_sigmoid_cross_entropy": (col, col),
+        "backprop_softmax_cross_entropy": (h, h),
         "cross_entropy_cost": (col, col), "backprop_dense": (h, h, h), "sgd_update": ([h], [h], 0.1),
         "dot_loop": (vec, vec, 0.5), "dot_vectorized": (vec, vec, 0.5),
     }

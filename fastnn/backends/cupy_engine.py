@@ -27,7 +27,7 @@ import threading
 
 import numpy as np
 
-from ..activations import LEAKY_RELU_SLOPE, activation_code
+from ..activations import LEAKY_RELU_SLOPE, SOFTMAX, activation_code
 from ..errors import EngineUnavailableError
 from ..kernels import cublas
 from ..kernels import cuda as kernels
@@ -393,6 +393,8 @@ class CupyEngine(Engine):
     @_device_arrays
     def bias_activation(self, Z, b, activation, out=None):
         """Add the bias to Z in place, then return A = g(Z), in one kernel."""
+        if activation == SOFTMAX:
+            return self._bias_softmax(Z, b, out, "bias_activation")
         code = activation_code(activation)
         cupy = _cupy()
         with cupy.cuda.Device(self._device):
@@ -414,6 +416,8 @@ class CupyEngine(Engine):
     @_device_arrays
     def activation(self, Z, activation, out=None):
         """Return A = g(Z) (sigmoid as the base class computes it: no overflow, no loss in the tail)."""
+        if activation == SOFTMAX:
+            return self._bias_softmax(Z, None, out, "activation")
         code = activation_code(activation)
         cupy = _cupy()
         with cupy.cuda.Device(self._device):
@@ -467,6 +471,11 @@ class CupyEngine(Engine):
             return dZ
 
     @_device_arrays
+    def backprop_softmax_cross_entropy(self, A, Y, out=None):
+        """Return dZ^[L] = A^[L] - Y: the sigmoid's fused kernel, the same subtraction."""
+        return super().backprop_softmax_cross_entropy(A, Y, out=out)
+
+    @_device_arrays
     def cross_entropy_cost(self, Z, Y, out=None):
         """Return J = (1/m) sum of max(z, 0) - y z + log(1 + e^-|z|) as a 0-d device array.
 
@@ -481,6 +490,12 @@ class CupyEngine(Engine):
             Z = self._input(Z, dtype)
             Y = self._input(Y, dtype)
             cost = self._output(out, (), dtype, "cross_entropy_cost")
+            if Z.ndim == 2 and Z.shape[1] > 1:  # softmax over K classes: one warp per row
+                kernels.launch(
+                    "softmax_cross_entropy_cost", dtype, self._device, (1,), (kernels.COST_THREADS,),
+                    Z, Y, cost, Z.shape[0], Z.shape[1],
+                )
+                return cost
             kernels.launch(
                 "cross_entropy_cost", dtype, self._device, (1,), (kernels.COST_THREADS,),
                 Z, Y, cost, Z.size,
@@ -549,6 +564,31 @@ class CupyEngine(Engine):
             return cupy.dot(w, x) + b
 
     # -- helpers -----------------------------------------------------------------------
+
+    def _bias_softmax(self, Z, b, out, what):
+        """A = softmax(Z + b) per row, one warp a row; Z keeps Z + b unless b is None (then Z is only read)."""
+        cupy = _cupy()
+        keep_biased = b is not None
+        with cupy.cuda.Device(self._device):
+            dtype = self._float_dtype(Z)
+            if Z.ndim != 2 or Z.shape[1] == 0:
+                raise ValueError(f"{what}: softmax expects logits of shape (m examples, K classes), got shape {Z.shape}")
+            rows, units = Z.shape
+            if b is None:
+                Z, b = self._input(Z, dtype), cupy.zeros(units, dtype=dtype)
+            else:
+                if not Z.flags.c_contiguous:
+                    raise ValueError(f"{what}: Z is updated in place and must be C-contiguous")
+                b = self._input(b, dtype)
+                if b.size != units:
+                    raise ValueError(f"{what}: b has {b.size} elements for {units} units")
+            A = self._output(out, Z.shape, dtype, what)
+            if rows:
+                kernels.launch(
+                    "bias_softmax", dtype, self._device, (kernels.blocks_for(rows * kernels.WARP),),
+                    (kernels.THREADS,), Z, b, A, rows, units, int(keep_biased),
+                )
+            return A
 
     def _device_name(self):
         if self._name is None:

@@ -26,6 +26,7 @@ C_TYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 THREADS = 256  # threads per block of the elementwise kernels
 MAX_BLOCKS = 4096  # grid-stride loops cover the rest; more blocks would only queue
 COST_THREADS = 256  # COST_THREADS in the source: cross_entropy_cost runs one such block
+WARP = 32  # WARP in the source: the softmax kernels give each row one warp
 SUM_BLOCK = (32, 32)  # (SUM_COLS, SUM_ROWS) in the source: column_sum's block shape
 GEMM_TILE = 16  # gemm_tiled<T, GEMM_TILE>: blocks of GEMM_TILE x GEMM_TILE threads
 MAX_GRID_Y = 65535  # CUDA's limit on gridDim.y (gemm_tiled strides over the rest)
@@ -43,6 +44,8 @@ SIGNATURES = {
     "sigmoid_cross_entropy_backward": ("const T*", "const T*", "T*", "long long"),
     "cross_entropy_cost": ("const T*", "const T*", "T*", "long long"),
     "column_sum": ("const T*", "T*", "long long", "long long", "T"),
+    "bias_softmax": ("T*", "const T*", "T*", "long long", "long long", "int"),
+    "softmax_cross_entropy_cost": ("const T*", "const T*", "T*", "long long", "long long"),
     "sgd_update": ("T*", "const T*", "T", "long long"),
     "dot_loop": ("const T*", "const T*", "T", "T*", "long long"),
     "gemm_tiled": (

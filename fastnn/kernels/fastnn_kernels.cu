@@ -222,3 +222,95 @@ __global__ void gemm_tiled(const T* __restrict__ A, const T* __restrict__ B,
         }
     }
 }
+
+// -- softmax over K classes: one warp per row ---------------------------------------------
+//
+// Each row of Z (m, K) is one example's K logits. A warp of WARP lanes owns a row: lane j
+// reads columns j, j + WARP, ..., so any K works (K larger than a warp or a block only
+// means more columns per lane), and the row's max and sums are combined across the lanes
+// with shuffles: no shared memory, no __syncthreads. The xor butterfly leaves every lane
+// with the same bits (fmax and + are commutative), so all lanes agree on the max and sum.
+#define WARP 32
+
+template <typename T>
+__device__ __forceinline__ T warp_max(T v) {
+    // fmax ignores a NaN, so every lane gets the same max; the NaN itself still reaches
+    // the row's sum through exp(NaN - max) and makes the row NaN, as in NumPy.
+    for (int offset = WARP / 2; offset > 0; offset /= 2)
+        v = fmax(v, __shfl_xor_sync(0xffffffffu, v, offset));
+    return v;
+}
+
+template <typename T>
+__device__ __forceinline__ T warp_sum(T v) {
+    for (int offset = WARP / 2; offset > 0; offset /= 2) v += __shfl_xor_sync(0xffffffffu, v, offset);
+    return v;
+}
+
+// A[r] = softmax(Z[r] + b) for each row r: max, exp, sum, normalise. The max is subtracted
+// before exp, so every exponent is <= 0 and no finite logit overflows. With keep_biased,
+// Z keeps Z + b (the forward's Z^[L]); otherwise Z is only read. A may be Z itself: each
+// lane writes only the columns it has just read. Launched with blocks of whole warps; the
+// warps stride over the rows.
+template <typename T>
+__global__ void bias_softmax(T* Z, const T* __restrict__ b, T* A, long long rows, long long cols,
+                             int keep_biased) {
+    const int lane = threadIdx.x % WARP;
+    const long long warps = (long long)gridDim.x * (blockDim.x / WARP);
+    for (long long r = (long long)blockIdx.x * (blockDim.x / WARP) + threadIdx.x / WARP; r < rows;
+         r += warps) {
+        T* z = Z + r * cols;
+        T* a = A + r * cols;
+        // Every lane starts from column 0 (cols >= 1), a member of the row, so a lane with
+        // no column of its own cannot bring a foreign value into the max.
+        T top = z[0] + b[0];
+        __syncwarp();  // every lane has read z[0] before lane 0 may overwrite it with z[0] + b[0]
+        for (long long j = lane; j < cols; j += WARP) {
+            T v = z[j] + b[j];
+            if (keep_biased) z[j] = v;
+            top = fmax(top, v);
+        }
+        top = warp_max(top);
+        T total = T(0);
+        for (long long j = lane; j < cols; j += WARP) {
+            T e = exp((keep_biased ? z[j] : z[j] + b[j]) - top);
+            a[j] = e;
+            total += e;
+        }
+        total = warp_sum(total);
+        for (long long j = lane; j < cols; j += WARP) a[j] = a[j] / total;
+    }
+}
+
+// cost[0] = (1/m) sum_r sum_k y_rk (lse_r - z_rk), lse_r = log sum_k e^z_rk: the categorical
+// cross-entropy from the logits, in ONE block of COST_THREADS threads (a fixed order, so the
+// same bits every run, as cross_entropy_cost). Each warp takes every (COST_THREADS/WARP)-th
+// row; lse is taken with the max shift, so a tiny probability costs no log(0). The row
+// losses are added in double, which keeps float32 costs accurate.
+template <typename T>
+__global__ void softmax_cross_entropy_cost(const T* __restrict__ Z, const T* __restrict__ Y,
+                                           T* __restrict__ cost, long long rows, long long cols) {
+    __shared__ double partial[COST_THREADS / WARP];
+    const int lane = threadIdx.x % WARP, warp = threadIdx.x / WARP;
+    double sum = 0.0;
+    for (long long r = warp; r < rows; r += COST_THREADS / WARP) {
+        const T* z = Z + r * cols;
+        const T* y = Y + r * cols;
+        T top = z[0];  // as in bias_softmax: a member of the row (cols >= 1)
+        for (long long j = lane; j < cols; j += WARP) top = fmax(top, z[j]);
+        top = warp_max(top);
+        T total = T(0);
+        for (long long j = lane; j < cols; j += WARP) total += exp(z[j] - top);
+        const T lse = log(warp_sum(total));
+        T loss = T(0);
+        for (long long j = lane; j < cols; j += WARP) loss += y[j] * (lse - (z[j] - top));
+        sum += (double)warp_sum(loss);
+    }
+    if (lane == 0) partial[warp] = sum;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        double total = 0.0;
+        for (int w = 0; w < COST_THREADS / WARP; ++w) total += partial[w];
+        cost[0] = T(total / (double)rows);
+    }
+}
