@@ -118,10 +118,10 @@ def compute_cost(AL, Y, engine=None, check=True):
     tiny, below_one = _clip_limits(AL.dtype)
     if AL.shape[1] > 1:  # softmax: its logits up to a constant, which softmax ignores
         logits = np.log(np.maximum(AL, tiny))
-        return float(engine.to_numpy(engine.cross_entropy_cost(engine.asarray(logits), engine.asarray(Y))))
-    a = np.minimum(np.maximum(AL, tiny), below_one)  # np.clip, without its wrapper's cost
-    logits = np.log(a)
-    logits -= np.log1p(-a)
+    else:
+        a = np.minimum(np.maximum(AL, tiny), below_one)  # np.clip, without its wrapper's cost
+        logits = np.log(a)
+        logits -= np.log1p(-a)
     return float(engine.to_numpy(engine.cross_entropy_cost(engine.asarray(logits), engine.asarray(Y))))
 
 

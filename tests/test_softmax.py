@@ -182,3 +182,20 @@ def test_notes_softmax_works_on_columns():
     A = notes.softmax(Z)
     for column in range(2):
         np.testing.assert_allclose(A[:, column], oracle_softmax_row(list(Z[:, column])), rtol=1e-13)
+
+
+def test_the_notes_fast_path_gives_the_checked_results_for_k_classes():
+    """check_inputs once, then check=False steps: the same AL, cost and gradients as checked steps."""
+    rng = np.random.default_rng(5)
+    p = fastnn.initialize_parameters([4, 6, 3], "he", seed=5)
+    X, labels = rng.standard_normal((4, 21)), rng.integers(0, 3, 21)
+    X_checked, Y, p_checked = notes.check_inputs(X, labels.reshape(1, -1), p, "relu")
+    assert Y.shape == (3, 21)
+    np.testing.assert_array_equal(Y, one_hot(labels, 3, np.float64).T)
+    AL, caches = notes.forward_propagation(X, p, "relu")
+    AL_fast, caches_fast = notes.forward_propagation(X_checked, p_checked, "relu", check=False)
+    np.testing.assert_array_equal(AL_fast, AL)
+    assert notes.compute_cost(AL_fast, Y, check=False) == notes.compute_cost(AL, labels)
+    fast = notes.backward_propagation(AL_fast, Y, caches_fast, check=False)
+    for key, value in notes.backward_propagation(AL, labels, caches).items():
+        np.testing.assert_array_equal(fast[key], value)
