@@ -10,6 +10,7 @@ import numpy as np
 
 from .activations import layer_activations
 from .backends import Engine, get_engine
+from .dask_inputs import is_dask_array
 from .errors import TrainingDiverged
 from .initializers import INITIALIZERS, default_init, initialize_parameters
 from .propagation import forward, from_engine, to_engine
@@ -25,6 +26,7 @@ from .validation import (
     check_parameters,
     check_positive,
     check_seed,
+    check_targets,
 )
 
 
@@ -88,20 +90,34 @@ class DeepNetwork:
 
     # -- training ----------------------------------------------------------------------
 
-    def fit(self, X, y, *, initial_parameters=None, callback=None, progress=False, report_every=None):
+    def fit(self, X, y, *, initial_parameters=None, callback=None, progress=False, report_every=None,
+            client=None, checkpoint=None, checkpoint_every=None, resume=None):
         """Train on X (m, n_features) and labels y (0/1 for one output unit, else K classes); return self.
 
         `initial_parameters` ({"W1", "b1", ...} in the notes' shapes) replaces the random
         start. Costs are read back from the engine every `report_every` epochs (default:
         1 with a callback, else about 100 times per fit); `callback(epoch, cost)` is then
         called for each of those epochs, and returning True stops training after that read.
+
+        Dask arrays X and y train data-parallel (fastnn/distributed.py) on `client`, a
+        dask.distributed Client (default: the current one, else Dask's local scheduler).
+        Their fits can write `checkpoint` (a .npz path) every `checkpoint_every` epochs
+        (default 10) and `resume` from one.
         """
         self._check_hyperparameters()
         _check_fit_options(callback, report_every)
+        if is_dask_array(X):
+            from .distributed import fit_dask
+
+            return fit_dask(self, X, y, client=client, initial_parameters=initial_parameters, callback=callback,
+                            progress=progress, report_every=report_every, checkpoint=checkpoint,
+                            checkpoint_every=checkpoint_every, resume=resume)
+        _check_in_memory_options(y, client=client, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+                                 resume=resume)
         X = check_features(X, "X", dtype=None if self.dtype is None else as_float_dtype(self.dtype))
         _check_samples_first(X, y)
         layers = self._layer_sizes(X.shape[1])
-        Y, classes = _targets(y, X.shape[0], layers[-1], X.dtype)
+        Y, classes = check_targets(y, X.shape[0], layers[-1], "y", dtype=X.dtype)
         activations = layer_activations(self.activation, len(layers) - 2, n_outputs=layers[-1])
         parameters = self._starting_parameters(layers, activations, initial_parameters, X.dtype)
         engine = get_engine(self.engine)
@@ -113,11 +129,7 @@ class DeepNetwork:
             report_every=report_every or (1 if callback is not None else None),
         )
         parameters = from_engine(engine, weights, biases)
-        if not all(np.isfinite(value).all() for value in parameters.values()):
-            raise TrainingDiverged(
-                f"training diverged: the weights hold NaN or inf (learning_rate={self.learning_rate}); "
-                "try a smaller learning rate"
-            )
+        self._check_finite_weights(parameters)
         self._set_fitted(parameters, layers, activations, engine, history, classes)
         return self
 
@@ -128,8 +140,13 @@ class DeepNetwork:
 
         One output unit: y_hat = P(y = 1 | x), shape (m,) (scikit-learn's classifiers
         return (m, 2) columns [P(y=0), P(y=1)]; this is the second). K classes: (m, K),
-        column k the probability of classes_[k]; each row sums to 1.
+        column k the probability of classes_[k]; each row sums to 1. A Dask array X gives a
+        Dask array, computed block by block where the blocks live.
         """
+        if is_dask_array(X):
+            from .distributed import predict_proba_dask
+
+            return predict_proba_dask(self, X)
         parameters = self._fitted_parameters()
         X = check_features(X, "X", dtype=parameters["W1"].dtype)
         if X.shape[1] != self.layers_[0]:
@@ -152,6 +169,10 @@ class DeepNetwork:
             return (proba > threshold).astype(np.int64)
         if threshold != 0.5:
             raise ValueError(f"threshold: applies to one output unit only; this network has {proba.shape[1]} classes")
+        if is_dask_array(proba):
+            from .distributed import predict_classes_dask
+
+            return predict_classes_dask(self, proba)
         return self.classes_[np.argmax(proba, axis=1)]
 
     def score(self, X, y):
@@ -159,6 +180,10 @@ class DeepNetwork:
 
         For K classes, y holds labels as classes_ lists them, or one-hot targets (m, K).
         """
+        if is_dask_array(X):
+            from .distributed import score_dask
+
+            return score_dask(self, X, y)
         predicted = self.predict(X)
         m = predicted.shape[0]
         if self.layers_[-1] == 1:
@@ -239,6 +264,13 @@ class DeepNetwork:
         if not (self.engine is None or isinstance(self.engine, (str, Engine))):
             raise ValueError(f"engine: expected a name such as 'numba', an Engine or None, got {self.engine!r}")
 
+    def _check_finite_weights(self, parameters):
+        if not all(np.isfinite(value).all() for value in parameters.values()):
+            raise TrainingDiverged(
+                f"training diverged: the weights hold NaN or inf (learning_rate={self.learning_rate}); "
+                "try a smaller learning rate"
+            )
+
     def _fitted_parameters(self):
         if not hasattr(self, "parameters_"):
             raise RuntimeError(f"this {type(self).__name__} is not trained yet: call fit(X, y) first")
@@ -302,16 +334,6 @@ def accuracy(y_true, y_pred):
     return float(np.mean(y_true == y_pred))
 
 
-def _targets(y, m, n_outputs, dtype):
-    """(Y, classes): the engine's targets for `n_outputs` output units, and the class labels.
-
-    One unit: labels 0/1 as a column (m, 1), classes None (0 and 1). K units: one-hot (m, K).
-    """
-    if n_outputs == 1:
-        return check_labels(y, m, "y", dtype=dtype), None
-    return check_class_targets(y, m, n_outputs, "y", dtype=dtype)
-
-
 def _init_parameter_names(cls):
     """The names of `cls.__init__`'s parameters, self excluded."""
     return [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
@@ -345,3 +367,13 @@ def _check_fit_options(callback, report_every):
         raise ValueError(f"callback: expected a function callback(epoch, cost) or None, got {callback!r}")
     if report_every is not None:
         check_positive(report_every, "report_every", integer=True)
+
+
+def _check_in_memory_options(y, **dask_only):
+    """In-memory fits take no Dask options, and a Dask y needs a Dask X."""
+    if is_dask_array(y):
+        raise TypeError("y: is a Dask array but X is not; pass X as a Dask array too, "
+                        "e.g. dask.array.from_array(X, chunks=(y.chunks[0], -1))")
+    for name, value in dask_only.items():
+        if value is not None:
+            raise ValueError(f"{name}: only used when X is a Dask array, got {value!r} with X in memory")

@@ -86,13 +86,23 @@ def _buffer(workspace, name, l):
     return None if workspace is None else getattr(workspace, name)[l]
 
 
+def cost_and_gradients(engine, weights, biases, activations, X, Y, workspace=None):
+    """Return (cost, dW, db) on the batch (X, Y): forward, the mean cost J, backward.
+
+    The one place a batch's gradient is formed: the training step and the Dask workers'
+    per-block sums (fastnn/blocks.py) both go through it. Launches work only.
+    """
+    Z, A = forward(engine, weights, biases, activations, X, workspace)
+    cost = engine.cross_entropy_cost(Z[-1], Y, out=None if workspace is None else workspace.cost)
+    dW, db = backward(engine, weights, activations, A, Y, workspace)
+    return cost, dW, db
+
+
 def training_step(engine, weights, biases, activations, learning_rate, workspace):
     """One step of gradient descent on the batch in workspace.X / workspace.Y.
 
     Writes the batch cost into workspace.cost; launches work only (no read-back), so a GPU
     engine may capture it as a graph.
     """
-    Z, A = forward(engine, weights, biases, activations, workspace.X, workspace)
-    engine.cross_entropy_cost(Z[-1], workspace.Y, out=workspace.cost)
-    dW, db = backward(engine, weights, activations, A, workspace.Y, workspace)
+    _, dW, db = cost_and_gradients(engine, weights, biases, activations, workspace.X, workspace.Y, workspace)
     engine.sgd_update(weights[1:] + biases[1:], dW[1:] + db[1:], learning_rate)

@@ -58,6 +58,17 @@ def check_labels(y, m, argument="y", dtype=np.float64):
     return y.astype(dtype).reshape(m, 1)
 
 
+def check_targets(y, m, n_outputs, argument="y", dtype=np.float64, classes=None):
+    """(Y, classes): the engine's targets for `n_outputs` output units, and the class labels.
+
+    One unit: labels 0/1 as a column (m, 1), classes None (0 and 1). K units: one-hot
+    (m, K), labels looked up in `classes` when given (as check_class_targets).
+    """
+    if n_outputs == 1:
+        return check_labels(y, m, argument, dtype=dtype), None
+    return check_class_targets(y, m, n_outputs, argument, dtype=dtype, classes=classes)
+
+
 def check_class_targets(y, m, n_classes, argument="y", dtype=np.float64, classes=None):
     """Return (Y, classes) for a softmax output of K = n_classes units; Y is one-hot (m, K).
 

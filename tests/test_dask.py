@@ -1,0 +1,210 @@
+"""Data-parallel training on a real dask.distributed LocalCluster against the single-machine fit.
+
+The oracle is fastnn's own in-memory fit, which tests/test_network.py pins to the notes'
+equations: full-batch gradient descent summed over blocks on workers must reproduce it.
+"""
+
+import os
+import resource
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+da = pytest.importorskip("dask.array", reason="needs the dask extra: pip install -e '.[dask]'")
+distributed = pytest.importorskip("distributed", reason="needs the dask extra: pip install -e '.[dask]'")
+
+import dask  # noqa: E402
+
+import fastnn  # noqa: E402
+
+UNEVEN_ROWS = (37, 150, 13, 100)  # four blocks of different sizes, 300 rows
+# Nominal worker memory: small, so that the out-of-core test's array is far bigger than
+# the workers; Dask's own spill/pause/kill thresholds are off, fastnn only reads the limit.
+WORKER_MEMORY = 128 * 2**20
+NO_MEMORY_ACTIONS = {f"distributed.worker.memory.{name}": False for name in ("target", "spill", "pause", "terminate")}
+
+
+@pytest.fixture(scope="module")
+def client():
+    """A real cluster: 2 worker processes with 1 thread each, shut down after this module."""
+    with dask.config.set(NO_MEMORY_ACTIONS):
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                           memory_limit=WORKER_MEMORY, dashboard_address=":0")
+    client = distributed.Client(cluster, set_as_default=False)
+    yield client
+    client.close()
+    cluster.close()
+
+
+@pytest.fixture(params=[1, 3], ids=lambda n: f"{n}workers")
+def thread_client(request):
+    """A cluster of 1 or 3 in-process workers (1 thread each), besides the 2-process one."""
+    cluster = distributed.LocalCluster(n_workers=request.param, threads_per_worker=1, processes=False,
+                                       dashboard_address=":0")
+    client = distributed.Client(cluster, set_as_default=False)
+    yield client
+    client.close()
+    cluster.close()
+
+
+def make_data(m=300, n=5, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(m, n))
+    y = (X[:, 0] - 0.5 * X[:, 1] + 0.3 * rng.normal(size=m) > 0).astype(np.float64)
+    return X, y
+
+
+def network(**settings):
+    kwargs = dict(learning_rate=0.5, epochs=12, engine="numpy", dtype="float64", seed=3)
+    kwargs.update(settings)
+    return fastnn.DeepNetwork([5, 4, 3, 1], "tanh", **kwargs)
+
+
+def assert_same_fit(expected, actual, rtol=1e-10):
+    np.testing.assert_allclose(actual.history_, expected.history_, rtol=rtol, atol=0)
+    for key, value in expected.parameters_.items():
+        np.testing.assert_allclose(actual.parameters_[key], value, rtol=rtol, atol=1e-14, err_msg=key)
+        assert actual.parameters_[key].dtype == value.dtype
+
+
+def test_full_batch_on_two_worker_processes_equals_the_single_machine_fit(client):
+    X, y = make_data()
+    expected = network().fit(X, y)
+    actual = network().fit(da.from_array(X, chunks=(UNEVEN_ROWS, 5)), da.from_array(y, chunks=(UNEVEN_ROWS,)),
+                           client=client)
+    assert_same_fit(expected, actual)
+    assert len(actual.history_) == 12
+
+
+def test_full_batch_on_one_and_three_workers_equals_the_single_machine_fit(thread_client):
+    X, y = make_data()
+    expected = network().fit(X, y)
+    actual = network().fit(da.from_array(X, chunks=(UNEVEN_ROWS, 5)), y, client=thread_client)
+    assert_same_fit(expected, actual)
+
+
+def test_the_current_client_is_used_and_the_workers_do_the_work(client):
+    X, y = make_data()
+    with client.as_current(), distributed.get_task_stream(client) as tasks:
+        actual = network(epochs=3).fit(da.from_array(X, chunks=(UNEVEN_ROWS, 5)), y)
+    ran = [task for task in tasks.data if "gradient_sums" in str(task["key"])]
+    assert len(ran) == 3 * len(UNEVEN_ROWS)  # one task per block per epoch, on the cluster
+    assert_same_fit(network(epochs=3).fit(X, y), actual)
+
+
+def test_without_a_client_dask_local_scheduler_trains_out_of_core_the_same(tmp_path):
+    zarr = pytest.importorskip("zarr")
+    X, y = make_data()
+    store = zarr.create_array(str(tmp_path / "X.zarr"), shape=X.shape, chunks=(64, 5), dtype=X.dtype)
+    store[:] = X
+    actual = network().fit(da.from_zarr(str(tmp_path / "X.zarr")), y)
+    assert_same_fit(network().fit(X, y), actual)
+
+
+def test_float32_keeps_its_dtype_and_matches_to_float32_rounding(client):
+    X, y = make_data()
+    X32 = X.astype(np.float32)
+    expected = network(dtype=None, epochs=10).fit(X32, y)
+    actual = network(dtype=None, epochs=10).fit(da.from_array(X32, chunks=(UNEVEN_ROWS, 5)), y, client=client)
+    assert actual.parameters_["W1"].dtype == np.float32
+    assert_same_fit(expected, actual, rtol=1e-4)
+
+
+def test_logistic_regression_and_leaky_relu_networks_equal_their_single_machine_fits(client):
+    X, y = make_data()
+    Xd = da.from_array(X, chunks=(UNEVEN_ROWS, 5))
+    for make in (lambda: fastnn.LogisticRegression(learning_rate=0.3, epochs=20, engine="numpy"),
+                 lambda: fastnn.DeepNetwork([5, 6, 1], "leaky_relu", learning_rate=0.2, epochs=20, engine="numpy")):
+        assert_same_fit(make().fit(X, y), make().fit(Xd, y, client=client))
+
+
+def test_predict_proba_predict_and_score_run_block_by_block(client):
+    X, y = make_data()
+    trained = network().fit(X, y)
+    Xd = da.from_array(X, chunks=(UNEVEN_ROWS, 5))
+    with client.as_current():
+        proba = trained.predict_proba(Xd)
+        assert isinstance(proba, da.Array) and proba.chunks == (UNEVEN_ROWS,)
+        np.testing.assert_allclose(proba.compute(), trained.predict_proba(X), rtol=1e-12)
+        np.testing.assert_array_equal(trained.predict(Xd).compute(), trained.predict(X))
+        assert trained.score(Xd, da.from_array(y, chunks=50)) == trained.score(X, y)
+
+
+def test_mini_batches_across_workers_are_reproducible_and_follow_the_stated_split(client):
+    X, y = make_data()
+    Xd = da.from_array(X, chunks=(UNEVEN_ROWS, 5))
+    first = network(batch_size=64, epochs=4).fit(Xd, y, client=client)
+    again = network(batch_size=64, epochs=4).fit(da.from_array(X, chunks=(UNEVEN_ROWS, 5)), y)
+    assert_same_fit(first, again, rtol=1e-12)  # same blocks and seed: same steps, any scheduler
+    # Oracle: the documented split written plainly, each step one in-memory gradient step.
+    oracle = network(batch_size=64, epochs=4)
+    parameters = oracle._starting_parameters([5, 4, 3, 1], [None, "tanh", "tanh", "sigmoid"], None, np.float64)
+    starts, steps, history = np.cumsum((0,) + UNEVEN_ROWS[:-1]), 5, []
+    for epoch in range(4):
+        orders = [np.random.default_rng([3, epoch, k]).permutation(m) for k, m in enumerate(UNEVEN_ROWS)]
+        loss = 0.0
+        for step in range(steps):
+            rows = np.concatenate([start + order[step * m // steps:(step + 1) * m // steps]
+                                   for start, order, m in zip(starts, orders, UNEVEN_ROWS)])
+            one = network(epochs=1, learning_rate=0.5).fit(X[rows], y[rows], initial_parameters=parameters)
+            loss += one.history_[0] * len(rows)
+            parameters = one.parameters_
+        history.append(loss / 300)
+    np.testing.assert_allclose(first.history_, history, rtol=1e-10)
+    np.testing.assert_allclose(first.parameters_["W1"], parameters["W1"], rtol=1e-10)
+
+
+# -- bad input ---------------------------------------------------------------------------
+
+
+def test_a_client_that_is_not_a_dask_client_is_rejected():
+    X, y = make_data()
+    with pytest.raises(TypeError, match=r"client: expected a dask.distributed.Client.*got str"):
+        network().fit(da.from_array(X, chunks=100), y, client="tcp://127.0.0.1:8786")
+
+
+def test_unaligned_label_blocks_are_rechunked_and_a_wrong_length_is_an_error(client):
+    X, y = make_data()
+    Xd = da.from_array(X, chunks=(UNEVEN_ROWS, 5))
+    misaligned = network(epochs=5).fit(Xd, da.from_array(y, chunks=7), client=client)
+    assert_same_fit(network(epochs=5).fit(X, y), misaligned)
+    with pytest.raises(ValueError, match=r"y: expected shape \(300,\) or \(300, 1\).*got \(299,\)"):
+        network().fit(Xd, da.from_array(y[:-1], chunks=50), client=client)
+    with pytest.raises(ValueError, match="X: the sizes of its row blocks are unknown"):
+        network().fit(Xd[Xd[:, 0] > 0], y, client=client)
+
+
+def test_nan_in_a_block_is_found_where_it_lives_and_named_by_block_index(client):
+    X, y = make_data()
+    X[200, 2] = np.nan  # blocks start at rows 0, 37, 187 and 200
+    with pytest.raises(ValueError, match=r"X, block 3 \(rows 200 to 299\).*1 NaN or inf.*index \(0, 2\)"):
+        network().fit(da.from_array(X, chunks=(UNEVEN_ROWS, 5)), y, client=client)
+    X, y = make_data()
+    y[40] = 2
+    with pytest.raises(ValueError, match=r"y, block 1 \(rows 37 to 186\): labels must be 0 or 1.*2\.0"):
+        network().fit(da.from_array(X, chunks=(UNEVEN_ROWS, 5)), y, client=client)
+
+
+def test_a_worker_without_the_requested_engine_is_a_clear_error(client):
+    if fastnn.engines()[2].available:
+        pytest.skip("this machine has a usable GPU, so every worker can run cupy")
+    X, y = make_data()
+    with pytest.raises(ValueError, match=r"engine: the Dask worker on .* cannot run 'cupy'"):
+        network(engine="cupy").fit(da.from_array(X, chunks=100), y, client=client)
+
+
+def test_dask_options_with_in_memory_data_are_errors():
+    X, y = make_data()
+    with pytest.raises(ValueError, match="checkpoint: only used when X is a Dask array"):
+        network().fit(X, y, checkpoint="c.npz")
+    with pytest.raises(TypeError, match="y: is a Dask array but X is not"):
+        network().fit(X, da.from_array(y, chunks=100))
+
+
+def test_importing_fastnn_does_not_import_dask():
+    code = "import sys, fastnn; print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed', 'zarr')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
