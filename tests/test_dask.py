@@ -208,3 +208,18 @@ def test_importing_fastnn_does_not_import_dask():
     code = "import sys, fastnn; print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed', 'zarr')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_k_class_softmax_fits_on_workers_equal_the_single_machine_fit(client):
+    X, _ = make_data()
+    labels = np.array(["cat", "dog", "eel"])[np.argmax(X[:, :3], axis=1)]
+    make = lambda: fastnn.DeepNetwork([5, 4, 3], "relu", learning_rate=0.3, epochs=10, engine="numpy", seed=1)
+    expected = make().fit(X, labels)
+    Xd = da.from_array(X, chunks=(UNEVEN_ROWS, 5))
+    actual = make().fit(Xd, labels, client=client)
+    assert_same_fit(expected, actual)
+    np.testing.assert_array_equal(actual.classes_, expected.classes_)
+    with client.as_current():
+        np.testing.assert_allclose(actual.predict_proba(Xd).compute(), expected.predict_proba(X), rtol=1e-10)
+        np.testing.assert_array_equal(actual.predict(Xd).compute(), expected.predict(X))
+        assert actual.score(Xd, da.from_array(labels, chunks=100)) == expected.score(X, labels)
