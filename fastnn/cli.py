@@ -54,6 +54,9 @@ def _parser():
 def add_train_arguments(parser):
     """Options of ``fastnn train``: data, engine and the notes' hyperparameters."""
     parser.add_argument("--dataset", default="digits", choices=tuple(DATASETS))
+    parser.add_argument("--classes", default=None, type=_digit_classes,
+                        help="digits only: 'all' for the ten-class task (softmax output), or digits such as "
+                             "1,7 (default: 8 against 3, one sigmoid unit)")
     parser.add_argument("--engine", default=None, help="numpy, numba, cupy or auto (default: $FASTNN_ENGINE, else auto)")
     parser.add_argument("--hidden", default="16,8", type=_layer_sizes,
                         help="hidden layer sizes n^[1],...,n^[L-1], comma-separated; '' for logistic regression")
@@ -79,6 +82,19 @@ def _layer_sizes(text):
     if any(size <= 0 for size in sizes):
         raise argparse.ArgumentTypeError(f"expected positive integers separated by commas, such as 16,8, got {text!r}")
     return sizes
+
+
+def _digit_classes(text):
+    """--classes: 'all', or comma-separated digits 0-9."""
+    if text.strip() == "all":
+        return "all"
+    try:
+        digits = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        digits = []
+    if len(digits) < 2 or len(set(digits)) != len(digits) or not set(digits) <= set(range(10)):
+        raise argparse.ArgumentTypeError(f"expected 'all' or two or more different digits 0-9 such as 1,7, got {text!r}")
+    return digits
 
 
 def _positive(kind):
@@ -129,8 +145,12 @@ def run_train(args):
     from .backends import get_engine
     from .network import DeepNetwork
 
-    data = datasets.load(args.dataset)
-    layers = [data.X_train.shape[1], *args.hidden, 1]
+    if args.classes is not None and args.dataset != "digits":
+        raise ValueError(f"--classes: only the digits data set has more than two classes, not {args.dataset!r}")
+    data = datasets.load(args.dataset) if args.classes is None else datasets.load(args.dataset, classes=args.classes)
+    # One sigmoid unit for the binary tasks (labels 0/1), else one softmax unit per class.
+    outputs = 1 if args.classes is None else len(np.unique(data.y_train))
+    layers = [data.X_train.shape[1], *args.hidden, outputs]
     engine = get_engine(args.engine)
     print(f"data:   {data.description}")
     print(f"        {data.X_train.shape[0]} train / {data.X_test.shape[0]} test examples, "
@@ -162,6 +182,12 @@ def run_demo(args):
     engine = [] if args.engine is None else ["--engine", args.engine]
     status = main(["train", *engine, "--hidden", "32,16", "--epochs", "400", "--learning-rate", "0.1",
                    "--no-progress"])
+    if status:
+        return status
+    print()
+    print("== All ten digits: a softmax output over 10 classes ==")
+    status = main(["train", *engine, "--classes", "all", "--hidden", "32", "--epochs", "300",
+                   "--learning-rate", "0.5", "--no-progress"])
     if status:
         return status
     print()

@@ -74,3 +74,22 @@ def test_divergence_is_reported_not_hidden(capsys):
 def test_python_dash_m_runs_the_cli():
     out = subprocess.run([sys.executable, "-m", "fastnn", "--version"], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == f"fastnn {fastnn.__version__}"
+
+
+def test_train_on_all_ten_digits_with_a_softmax_output(tmp_path, capsys):
+    model = tmp_path / "ten.npz"
+    status = main(["train", "--engine", "numba", "--dataset", "digits", "--classes", "all", "--hidden", "32",
+                   "--learning-rate", "0.5", "--epochs", "300", "--save", str(model)])
+    out = capsys.readouterr().out
+    assert status == 0 and "10 classes" in out and "layers [64, 32, 10]" in out
+    assert float(out.split("test accuracy ")[1].split("%")[0]) >= 95
+    loaded = fastnn.load(model)
+    assert loaded.layers_ == [64, 32, 10] and list(loaded.classes_) == list(range(10))
+
+
+def test_classes_are_refused_where_the_data_has_two(capsys):
+    assert main(["train", "--engine", "numpy", "--dataset", "breast_cancer", "--classes", "all"]) == 1
+    assert "--classes: only the digits data set has more than two classes" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "--classes", "3"])
+    assert "argument --classes: expected 'all' or two or more different digits" in capsys.readouterr().err
