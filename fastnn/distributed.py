@@ -14,6 +14,7 @@ its share in proportion to its rows, drawn from its own per-epoch shuffle (block
 
 import contextlib
 import math
+import time
 
 import numpy as np
 
@@ -25,6 +26,8 @@ from .dask_inputs import aligned_blocks, block_starts, class_labels, fits_in_mem
 from .progress import ProgressBar
 from .training import _report
 from .validation import as_float_dtype, check_parameters, check_positive
+
+SCATTER_ATTEMPTS = 6  # about 13 s of waiting in all, for the scheduler to notice a dead worker
 
 
 def fit_dask(network, X, y, *, client=None, initial_parameters=None, callback=None, progress=False,
@@ -157,8 +160,14 @@ class RowBlocks:
 
         if self.client is None:
             return dask.delayed(value, traverse=False)
-        [future] = self.client.scatter([value], broadcast=True, hash=False)
-        return future
+        for attempt in range(SCATTER_ATTEMPTS):
+            try:
+                [future] = self.client.scatter([value], broadcast=True, hash=False)
+                return future
+            except OSError:  # a worker died; the scheduler drops it within moments, then retry
+                if attempt + 1 == SCATTER_ATTEMPTS:
+                    raise
+                time.sleep(0.2 * 2**attempt)
 
     def compute(self, tasks):
         """Run a list of Delayed tasks on the client's cluster (or local threads); return their results."""

@@ -223,3 +223,80 @@ def test_k_class_softmax_fits_on_workers_equal_the_single_machine_fit(client):
         np.testing.assert_allclose(actual.predict_proba(Xd).compute(), expected.predict_proba(X), rtol=1e-10)
         np.testing.assert_array_equal(actual.predict(Xd).compute(), expected.predict(X))
         assert actual.score(Xd, da.from_array(labels, chunks=100)) == expected.score(X, labels)
+
+
+# -- out of core, faults, checkpoints ------------------------------------------------------
+
+
+def test_a_zarr_array_three_times_the_workers_memory_streams_and_matches_in_memory(client, tmp_path):
+    zarr = pytest.importorskip("zarr")
+    m, n, rows = 50_000, 2048, 2000
+    assert m * n * 8 >= 3 * 2 * WORKER_MEMORY  # bigger than both workers' memory limits together, 3 times
+    path = str(tmp_path / "big.zarr")
+    store = zarr.create_array(path, shape=(m, n), chunks=(rows, n), dtype="float64", compressors=None)
+    X = np.empty((m, n))
+    rng = np.random.default_rng(7)
+    for start in range(0, m, rows):  # written block by block, as a data set bigger than RAM would be
+        X[start:start + rows] = rng.normal(size=(rows, n))
+        store[start:start + rows] = X[start:start + rows]
+    y = (X[:, :8].sum(axis=1) > 0).astype(np.float64)
+    make = lambda: fastnn.DeepNetwork([n, 4, 1], "relu", learning_rate=0.05, epochs=2, engine="numpy", seed=0)
+    expected = make().fit(X, y)
+    del X
+    before = client.run(_peak_rss)
+    actual = make().fit(da.from_zarr(path), da.from_array(y, chunks=rows), client=client)
+    assert_same_fit(expected, actual)
+    # Streamed, not persisted: no worker ever held its half of X (m * n * 8 / 2 bytes).
+    after = client.run(_peak_rss)
+    for worker, peak in after.items():
+        assert peak - before[worker] < m * n * 8 / 4, f"worker {worker} grew by {peak - before[worker]} bytes"
+
+
+def _peak_rss():
+    """The peak resident memory of the calling process, in bytes (Linux reports kB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def test_a_worker_killed_during_a_fit_changes_nothing(client):
+    X, y = make_data()
+    expected = network(epochs=6).fit(X, y)
+    pids = client.run(os.getpid)
+    killed = []
+
+    def kill_one_worker(epoch, cost):
+        if epoch == 2:
+            address, pid = sorted(pids.items())[0]
+            os.kill(pid, signal.SIGKILL)
+            killed.append(address)
+
+    actual = network(epochs=6).fit(da.from_array(X, chunks=(UNEVEN_ROWS, 5)), y, client=client, callback=kill_one_worker)
+    assert killed
+    assert_same_fit(expected, actual)
+    client.wait_for_workers(2, timeout=60)  # the nanny restarts it for the tests that follow
+    assert set(client.run(os.getpid).values()).isdisjoint([pids[killed[0]]])
+
+
+def test_a_fit_resumes_from_its_last_checkpoint_to_the_uninterrupted_result(tmp_path):
+    X, y = make_data()
+    Xd = da.from_array(X, chunks=(UNEVEN_ROWS, 5))
+    path = tmp_path / "fit.npz"
+    uninterrupted = network(epochs=6, batch_size=100).fit(Xd, y)
+
+    def crash_at_epoch_5(epoch, cost):
+        if epoch == 5:
+            raise KeyboardInterrupt("stopped by hand")
+
+    with pytest.raises(KeyboardInterrupt):
+        network(epochs=6, batch_size=100).fit(Xd, y, checkpoint=path, checkpoint_every=2, callback=crash_at_epoch_5)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fit.npz"]  # no temporary file left behind
+    with np.load(path) as saved:
+        assert len(saved["history"]) == 4
+    resumed = network(epochs=6, batch_size=100).fit(Xd, y, resume=path)
+    assert_same_fit(uninterrupted, resumed)
+
+
+def test_a_checkpoint_that_is_not_one_is_a_clear_error(tmp_path):
+    X, y = make_data()
+    (tmp_path / "junk.npz").write_bytes(b"not a zip file")
+    with pytest.raises(ValueError, match="resume: expected a fastnn checkpoint"):
+        network().fit(da.from_array(X, chunks=100), y, resume=tmp_path / "junk.npz")
