@@ -31,7 +31,8 @@ def train(parameters, X, Y, hidden_activation, *, learning_rate, epochs, batch_s
     """Return (parameters, history) after mini-batch gradient descent on X (n_x, m), Y (1, m).
 
     `parameters` is {"W1", "b1", ..., "WL", "bL"} (copied, not modified); every hidden
-    layer uses `hidden_activation` and the output unit is a sigmoid. `batch_size` None is
+    layer uses `hidden_activation` and the output unit is a sigmoid; for K > 1 classes, Y is
+    one-hot (K, m) and the output layer is a softmax with the categorical cross-entropy. `batch_size` None is
     the full batch.
     """
     parameters = {name: np.array(value, dtype=np.float64) for name, value in parameters.items()}
@@ -74,7 +75,9 @@ def propagate(parameters, X, Y, hidden_activation):
     m = X.shape[1]
     W = {l: parameters[f"W{l}"] for l in range(1, L + 1)}
     b = {l: parameters[f"b{l}"] for l in range(1, L + 1)}
-    g = {l: ACTIVATIONS[hidden_activation if l < L else "sigmoid"] for l in range(1, L + 1)}
+    g = {l: ACTIVATIONS[hidden_activation] for l in range(1, L)}
+    # The output: a sigmoid unit, or for K > 1 classes a softmax, e^z_k / sum_j e^z_j per column.
+    g[L] = ACTIVATIONS["sigmoid"] if Y.shape[0] == 1 else (lambda z: np.exp(z) / np.sum(np.exp(z), axis=0), None)
 
     # Forward: Z^[l] = W^[l] A^[l-1] + b^[l]; A^[l] = g^[l](Z^[l]).
     A, Z = {0: X}, {}
@@ -82,11 +85,14 @@ def propagate(parameters, X, Y, hidden_activation):
         Z[l] = W[l] @ A[l - 1] + b[l]
         A[l] = g[l][0](Z[l])
 
-    # Cost: J = -(1/m) sum [y log a + (1 - y) log(1 - a)].
+    # Cost: J = -(1/m) sum [y log a + (1 - y) log(1 - a)]; for K classes J = -(1/m) sum y log a.
     AL = A[L]
-    cost = float(-np.sum(Y * np.log(AL) + (1 - Y) * np.log(1 - AL)) / m)
+    if Y.shape[0] == 1:
+        cost = float(-np.sum(Y * np.log(AL) + (1 - Y) * np.log(1 - AL)) / m)
+    else:
+        cost = float(-np.sum(Y * np.log(AL)) / m)
 
-    # Backward: dZ^[L] = A^[L] - Y; dW = (1/m) dZ A_prev^T; db = (1/m) sum dZ; dA_prev = W^T dZ.
+    # Backward: dZ^[L] = A^[L] - Y (sigmoid or softmax with its cross-entropy alike); dW = (1/m) dZ A_prev^T; db = (1/m) sum dZ; dA_prev = W^T dZ.
     grads = {}
     dZ = AL - Y
     for l in range(L, 0, -1):

@@ -177,3 +177,22 @@ def test_cost_and_gradients_equal_pytorch_cross_entropy(engine):
     assert notes.compute_cost(AL, labels, engine=engine) == pytest.approx(loss.item(), rel=1e-12)
     for key, tensor in W.items():
         np.testing.assert_allclose(grads["d" + key], tensor.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("batch_size", [5, None], ids=["short-last-batch", "full-batch"])
+def test_k_class_fit_matches_the_reference_trainer(engine, dtype, batch_size):
+    """fit on every engine ends at the plain notes-style trainer's parameters and epoch costs."""
+    import reference_trainer
+
+    rng = np.random.default_rng(3)
+    X, labels = rng.standard_normal((23, 4)).astype(dtype), rng.integers(0, 3, 23)
+    labels[:3] = [0, 1, 2]  # every class present
+    start = {k: v.astype(dtype) for k, v in fastnn.initialize_parameters([4, 5, 3], "xavier", seed=2).items()}
+    net = DeepNetwork([4, 5, 3], "tanh", learning_rate=0.5, epochs=6, batch_size=batch_size, seed=7, engine=engine)
+    net.fit(X, labels, initial_parameters=start)
+    parameters, history = reference_trainer.train(start, X.T, np.eye(3)[labels].T, "tanh", learning_rate=0.5,
+                                                  epochs=6, batch_size=batch_size, seed=7)
+    tolerance = dict(rtol=2e-4, atol=2e-5) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(net.history_, history, **tolerance)
+    for key, value in parameters.items():
+        np.testing.assert_allclose(net.parameters_[key], value, **tolerance, err_msg=key)
