@@ -74,6 +74,18 @@ MUTANTS = (
     Mutant("numpy engine: tanh derivative 1 - a, not 1 - a^2", "fastnn/backends/base.py", (
         ("            derivative = A * A\n", "            derivative = A.copy()\n"),
     ), ("tests/test_conformance.py",)),
+    # K classes: the softmax's max shift, the cost from the logits, the bias kept in Z.
+    Mutant("softmax without the max shift (numpy base)", "fastnn/backends/base.py", (
+        ("            A = xp.subtract(Z, xp.max(Z, axis=1, keepdims=True), out=out)\n",
+         "            A = xp.multiply(Z, 1, out=out)\n"),
+    ), ("tests/test_softmax.py::test_large_logits_neither_overflow_nor_take_log_of_zero",)),
+    Mutant("categorical cost from log(a), not the logits (numba kernel)", "fastnn/kernels/numba_kernels.py", (
+        ("                loss += Y[i, j] * (lse - (Z[i, j] - top))\n",
+         "                loss -= Y[i, j] * math.log(math.exp(Z[i, j] - top) / sum_exp)\n"),
+    ), ("tests/test_softmax.py::test_the_cost_of_a_tiny_probability_is_exact",)),
+    Mutant("bias not kept in Z^[L] (numba softmax kernel)", "fastnn/kernels/numba_kernels.py", (
+        ("            if keep_biased:\n                Z[i, j] = z\n", "\n"),
+    ), ("tests/test_softmax.py::test_bias_softmax_adds_the_bias_into_z",)),
     Mutant("using() sets the engine for every thread", "fastnn/backends/registry.py", (
         ("    token = _context_choice.set(get_engine(engine, **options))\n"
          "    try:\n        yield _context_choice.get()\n    finally:\n        _context_choice.reset(token)\n",
