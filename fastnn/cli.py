@@ -71,6 +71,12 @@ def add_train_arguments(parser):
     parser.add_argument("--save", metavar="FILE.npz", help="save the trained network")
     parser.add_argument("--plot", metavar="FILE.png", type=_png_path, help="draw the cost curve (needs matplotlib)")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
+    parser.add_argument("--data", metavar="PATH", default=None,
+                        help="train on your own data, read block by block with Dask: a .zarr group or a folder of "
+                             ".npy files holding X (m, n_x) and y (m,) (needs pip install 'fastnn[dask]')")
+    parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                        help="with --data: train on the dask.distributed cluster whose scheduler is at ADDRESS, "
+                             "such as tcp://10.0.0.1:8786 (default: Dask's local scheduler, this machine)")
 
 
 def _layer_sizes(text):
@@ -145,6 +151,10 @@ def run_train(args):
     from .backends import get_engine
     from .network import DeepNetwork
 
+    if args.data is not None:
+        return run_train_dask(args)
+    if args.scheduler is not None:
+        raise ValueError("--scheduler: only used with --data PATH (the bundled data sets train in this process)")
     if args.classes is not None and args.dataset != "digits":
         raise ValueError(f"--classes: only the digits data set has more than two classes, not {args.dataset!r}")
     data = datasets.load(args.dataset) if args.classes is None else datasets.load(args.dataset, classes=args.classes)
@@ -174,6 +184,46 @@ def run_train(args):
         plot_cost(network.history_, args.plot, title=f"{data.name}, {engine.name} engine")
         print(f"wrote the cost curve to {args.plot}")
     return 0
+
+
+def run_train_dask(args):
+    """Train on --data (zarr or .npy files) with Dask, on the cluster at --scheduler or this machine."""
+    from .dask_inputs import connect, open_dask_data
+    from .network import DeepNetwork
+
+    X, y = open_dask_data(args.data)
+    outputs = _outputs_for(y)
+    layers = [X.shape[1], *args.hidden, outputs]
+    client = connect(args.scheduler)
+    try:
+        where = f"the cluster at {args.scheduler}" if client is not None else "Dask's local scheduler"
+        print(f"data:   {args.data}: {X.shape[0]} examples, {X.shape[1]} features, {X.numblocks[0]} blocks")
+        print(f"engine: {args.engine or 'default'} on each worker of {where}, {args.dtype}")
+        print(f"network: layers {layers}, learning rate {args.learning_rate}, epochs {args.epochs}, "
+              f"batch {args.batch_size or 'full'}")
+        network = DeepNetwork(layers, args.activation, learning_rate=args.learning_rate, epochs=args.epochs,
+                              batch_size=args.batch_size, init=args.init, seed=args.seed, engine=args.engine,
+                              dtype=args.dtype)
+        started = time.perf_counter()
+        network.fit(X, y, client=client, progress=args.progress and sys.stderr.isatty())
+        seconds = time.perf_counter() - started
+        print_learning_curve(network.history_)
+        print(f"trained in {seconds:.2f} s; train accuracy {network.score(X, y):.1%}")
+    finally:
+        if client is not None:
+            client.close()
+    if args.save:
+        print(f"saved the network to {network.save(args.save)}")
+    if args.plot:
+        plot_cost(network.history_, args.plot, title=f"{args.data}")
+        print(f"wrote the cost curve to {args.plot}")
+    return 0
+
+
+def _outputs_for(y):
+    """One sigmoid unit for labels 0/1, else one softmax unit per class (one pass over y, small beside X)."""
+    classes = np.unique(np.asarray(y))
+    return 1 if set(classes.tolist()) <= {0, 1} else len(classes)
 
 
 def run_demo(args):

@@ -118,3 +118,50 @@ def _available_memory():
             return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
         except (ValueError, OSError, AttributeError):
             return 0
+
+
+def open_dask_data(path):
+    """Return (X, y) Dask arrays from a .zarr group or a folder of X.npy and y.npy, never read whole."""
+    import os
+
+    try:
+        import dask.array as da
+    except ImportError:
+        raise ImportError("--data needs Dask: pip install 'fastnn[dask]'") from None
+    path = str(path)
+    if os.path.isfile(os.path.join(path, "X.npy")) and os.path.isfile(os.path.join(path, "y.npy")):
+        X = da.from_array(NpyFile(os.path.join(path, "X.npy")), chunks=("auto", -1))
+        y = NpyFile(os.path.join(path, "y.npy"))
+        return X, da.from_array(y, chunks=(X.chunks[0],) + (-1,) * (y.ndim - 1))
+    try:
+        return da.from_zarr(path, component="X"), da.from_zarr(path, component="y")
+    except Exception as error:  # zarr's errors differ by version; say what was expected
+        raise ValueError(f"--data: expected a .zarr group with arrays X (m, n_x) and y (m,), or a folder holding "
+                         f"X.npy and y.npy, got {path!r} ({type(error).__name__}: {error})") from None
+
+
+class NpyFile:
+    """A .npy file that dask.array reads slice by slice: it pickles as its path, so each worker
+    maps the file itself instead of receiving its contents."""
+
+    def __init__(self, path):
+        self.path = path
+        array = np.load(path, mmap_mode="r")
+        self.shape, self.dtype, self.ndim = array.shape, array.dtype, array.ndim
+
+    def __getitem__(self, index):
+        return np.array(np.load(self.path, mmap_mode="r")[index])
+
+
+def connect(address):
+    """A dask.distributed Client for the scheduler at `address`, or None without one."""
+    if address is None:
+        return None
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ImportError("--scheduler needs dask.distributed: pip install 'fastnn[dask]'") from None
+    try:
+        return Client(address, timeout="20s")
+    except (OSError, TimeoutError) as error:
+        raise RuntimeError(f"--scheduler: could not reach a Dask scheduler at {address!r}: {error}") from None

@@ -300,3 +300,49 @@ def test_a_checkpoint_that_is_not_one_is_a_clear_error(tmp_path):
     (tmp_path / "junk.npz").write_bytes(b"not a zip file")
     with pytest.raises(ValueError, match="resume: expected a fastnn checkpoint"):
         network().fit(da.from_array(X, chunks=100), y, resume=tmp_path / "junk.npz")
+
+
+# -- the command line ----------------------------------------------------------------------
+
+
+def test_fastnn_train_on_a_zarr_group_through_a_scheduler_equals_the_in_memory_fit(client, tmp_path, capsys):
+    zarr = pytest.importorskip("zarr")
+    from fastnn.cli import main
+
+    X, y = make_data()
+    group = zarr.open_group(str(tmp_path / "data.zarr"), mode="w")
+    group.create_array("X", shape=X.shape, chunks=(64, 5), dtype=X.dtype)[:] = X
+    group.create_array("y", shape=y.shape, chunks=(100,), dtype=y.dtype)[:] = y
+    settings = ["--hidden", "4,3", "--activation", "tanh", "--epochs", "8", "--learning-rate", "0.5",
+                "--dtype", "float64", "--engine", "numpy", "--no-progress"]
+    status = main(["train", "--data", str(tmp_path / "data.zarr"), "--scheduler", client.scheduler.address,
+                   *settings, "--save", str(tmp_path / "net.npz")])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert "300 examples, 5 features, 5 blocks" in out and "train accuracy" in out
+    expected = fastnn.DeepNetwork([5, 4, 3, 1], "tanh", learning_rate=0.5, epochs=8, engine="numpy",
+                                  dtype="float64").fit(X, y)
+    saved = fastnn.load(tmp_path / "net.npz")
+    for key, value in expected.parameters_.items():
+        np.testing.assert_allclose(saved.parameters_[key], value, rtol=1e-10, atol=1e-14)
+
+
+def test_fastnn_train_on_npy_files_streams_them_on_the_local_scheduler(tmp_path, capsys):
+    from fastnn.cli import main
+
+    X, y = make_data()
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    status = main(["train", "--data", str(tmp_path), "--hidden", "4", "--epochs", "3", "--engine", "numpy",
+                   "--no-progress"])
+    out = capsys.readouterr().out
+    assert status == 0 and "Dask's local scheduler" in out and "train accuracy" in out
+
+
+def test_fastnn_train_with_data_that_is_not_there_says_what_it_expected(tmp_path, capsys):
+    from fastnn.cli import main
+
+    assert main(["train", "--data", str(tmp_path / "missing.zarr"), "--no-progress"]) == 1
+    assert "--data: expected a .zarr group with arrays X (m, n_x) and y (m,)" in capsys.readouterr().err
+    assert main(["train", "--scheduler", "tcp://127.0.0.1:8786"]) == 1
+    assert "--scheduler: only used with --data PATH" in capsys.readouterr().err
