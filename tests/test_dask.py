@@ -30,13 +30,14 @@ NO_MEMORY_ACTIONS = {f"distributed.worker.memory.{name}": False for name in ("ta
 @pytest.fixture(scope="module")
 def client():
     """A real cluster: 2 worker processes with 1 thread each, shut down after this module."""
+    # The settings stay for the whole module: a nanny restarting a killed worker reads them again.
     with dask.config.set(NO_MEMORY_ACTIONS):
         cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                            memory_limit=WORKER_MEMORY, dashboard_address=":0")
-    client = distributed.Client(cluster, set_as_default=False)
-    yield client
-    client.close()
-    cluster.close()
+        client = distributed.Client(cluster, set_as_default=False)
+        yield client
+        client.close()
+        cluster.close()
 
 
 @pytest.fixture(params=[1, 3], ids=lambda n: f"{n}workers")
