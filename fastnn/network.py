@@ -114,16 +114,18 @@ class DeepNetwork:
                             checkpoint_every=checkpoint_every, resume=resume)
         _check_in_memory_options(y, client=client, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
                                  resume=resume)
-        X = check_features(X, "X", dtype=None if self.dtype is None else as_float_dtype(self.dtype))
+        # A float X of another precision than dtype is kept: training casts each mini-batch.
+        X = check_features(X, "X", dtype=None if self.dtype is None else as_float_dtype(self.dtype), cast=False)
         _check_samples_first(X, y)
+        dtype = X.dtype if self.dtype is None else as_float_dtype(self.dtype)
         layers = self._layer_sizes(X.shape[1])
-        Y, classes = check_targets(y, X.shape[0], layers[-1], "y", dtype=X.dtype)
+        Y, classes = check_targets(y, X.shape[0], layers[-1], "y", dtype=dtype)
         activations = layer_activations(self.activation, len(layers) - 2, n_outputs=layers[-1])
-        parameters = self._starting_parameters(layers, activations, initial_parameters, X.dtype)
+        parameters = self._starting_parameters(layers, activations, initial_parameters, dtype)
         engine = get_engine(self.engine)
         weights, biases = to_engine(engine, parameters)
         history = train(
-            engine, weights, biases, activations, engine.asarray(X), engine.asarray(Y),
+            engine, weights, biases, activations, engine.training_data(X, dtype), engine.asarray(Y),
             learning_rate=self.learning_rate, epochs=self.epochs, batch_size=self.batch_size,
             shuffle=self.shuffle, seed=self.seed, callback=callback, progress=progress,
             report_every=report_every or (1 if callback is not None else None),

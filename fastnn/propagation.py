@@ -25,6 +25,7 @@ class Workspace:
         self.dW = [None] + [empty((units[l], units[l - 1]), dtype) for l in range(1, L + 1)]
         self.db = [None] + [empty((units[l], 1), dtype) for l in range(1, L + 1)]
         self.cost = empty((), dtype)
+        self.plan = None  # an engine's own arguments for its fused step, made on the first step
 
 
 def to_engine(engine, parameters):
@@ -99,10 +100,9 @@ def cost_and_gradients(engine, weights, biases, activations, X, Y, workspace=Non
 
 
 def training_step(engine, weights, biases, activations, learning_rate, workspace):
-    """One step of gradient descent on the batch in workspace.X / workspace.Y.
+    """One step of gradient descent on the batch in workspace.X / workspace.Y: engine.training_step.
 
     Writes the batch cost into workspace.cost; launches work only (no read-back), so a GPU
     engine may capture it as a graph.
     """
-    _, dW, db = cost_and_gradients(engine, weights, biases, activations, workspace.X, workspace.Y, workspace)
-    engine.sgd_update(weights[1:] + biases[1:], dW[1:] + db[1:], learning_rate)
+    engine.training_step(weights, biases, activations, learning_rate, workspace)

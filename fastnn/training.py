@@ -1,4 +1,4 @@
-"""The training loop: (mini-batch) gradient descent around propagation.training_step.
+"""The training loop: (mini-batch) gradient descent around Engine.training_step.
 
 Data goes to the engine once; each epoch cuts shuffled mini-batches on the engine into
 fixed buffers. Epoch costs stay on the engine and are read back every `report_every`
@@ -9,7 +9,7 @@ import numpy as np
 
 from .errors import TrainingDiverged
 from .progress import ProgressBar
-from .propagation import Workspace, training_step
+from .propagation import Workspace
 from .seeding import random_generator
 
 
@@ -17,7 +17,8 @@ def train(engine, weights, biases, activations, X, Y, *, learning_rate, epochs, 
           shuffle=True, seed=0, callback=None, progress=False, report_every=None):
     """Update `weights` and `biases` (engine arrays, indexed from 1) in place; return the cost history.
 
-    X is (m, n_x) and Y is (m, 1), both already on the engine. History has one cost per
+    X is (m, n_x) and Y is (m, 1), as engine.training_data gives them: each mini-batch is
+    cut and cast to the parameters' dtype as its rows are gathered. History has one cost per
     epoch: the mean over the epoch's mini-batches, each from the forward pass before its
     update. `callback(epoch, cost)` runs for each epoch when its cost is read back (every
     `report_every` epochs); returning True stops training after that read.
@@ -26,7 +27,7 @@ def train(engine, weights, biases, activations, X, Y, *, learning_rate, epochs, 
     bar = ProgressBar(epochs, enabled=progress)
     report_every = report_every or -(-epochs // 100)  # at most 100 reads a fit
     rng = random_generator(seed)  # a RandomState goes on from where the initial weights left it
-    epoch_costs = engine.empty((epochs,), X.dtype)
+    epoch_costs = engine.empty((epochs,), loop.dtype)
     history = []
     try:
         # A diverging run overflows on the way; _report turns that into one clear error.
@@ -65,6 +66,7 @@ class _Loop:
 
     def __init__(self, engine, weights, biases, activations, X, Y, learning_rate, batch_size):
         self.engine, self.X, self.Y = engine, X, Y
+        self.dtype = weights[1].dtype  # the working precision; X may be wider (cast per batch)
         self.m = X.shape[0]
         self.batch_size = self.m if batch_size is None else min(batch_size, self.m)
         self.units = [X.shape[1]] + [W.shape[0] for W in weights[1:]]
@@ -73,8 +75,8 @@ class _Loop:
         # Each batch's cost goes into a slot; one dot with the batch fractions gives the epoch's mean.
         starts = range(0, self.m, self.batch_size)
         fractions = np.array([min(self.batch_size, self.m - start) for start in starts]) / self.m
-        self.batch_fractions = engine.asarray(fractions.astype(X.dtype))
-        self.batch_costs = engine.empty(fractions.shape, X.dtype)
+        self.batch_fractions = engine.asarray(fractions.astype(self.dtype))
+        self.batch_costs = engine.empty(fractions.shape, self.dtype)
         self.rows_in_order = None
 
     def run_epoch(self, rng):
@@ -100,11 +102,14 @@ class _Loop:
 
     def _step_for(self, m):
         if m not in self.steps:
-            whole = m == self.m
-            workspace = Workspace(self.engine, self.units, m, self.X.dtype,
-                                  X=self.X if whole else None, Y=self.Y if whole else None)
+            engine, whole = self.engine, m == self.m
+            workspace = Workspace(engine, self.units, m, self.dtype,
+                                  X=engine.asarray(self.X, dtype=self.dtype) if whole else None,
+                                  Y=engine.asarray(self.Y, dtype=self.dtype) if whole else None)
             weights, biases, activations, learning_rate = self.model
-            step = self.engine.capture_step(
-                lambda: training_step(self.engine, weights, biases, activations, learning_rate, workspace))
+            # The step refers to no part of self: a cycle through it would keep X (and a
+            # converted copy of it) alive after fit returns, until the garbage collector ran.
+            step = engine.capture_step(
+                lambda: engine.training_step(weights, biases, activations, learning_rate, workspace))
             self.steps[m] = (workspace, step)
         return self.steps[m]

@@ -19,10 +19,12 @@ def as_float_dtype(dtype, argument="dtype"):
     return parsed
 
 
-def check_features(X, argument="X", dtype=None):
+def check_features(X, argument="X", dtype=None, cast=True):
     """Return X as a finite 2-D float array of shape (m examples, n features).
 
     float32 and float64 are kept (no copy); other numeric types become float64, or `dtype`.
+    With cast=False a float X of another precision than `dtype` is returned uncast (no
+    copy), after checking that every value fits `dtype`.
     """
     X = _numeric_array(X, argument)
     if X.ndim != 2:
@@ -33,9 +35,21 @@ def check_features(X, argument="X", dtype=None):
     if X.shape[0] == 0 or X.shape[1] == 0:
         raise ValueError(f"{argument}: expected at least one example and one feature, got shape {X.shape}")
     target = dtype if dtype is not None else (X.dtype if X.dtype in FLOAT_DTYPES else np.float64)
+    if not cast and X.dtype in FLOAT_DTYPES:
+        check_finite(X, argument)
+        _check_range(X, target, argument)
+        return X
     X = np.asarray(X, dtype=target)
     check_finite(X, argument)
     return X
+
+
+def _check_range(X, dtype, argument):
+    """Raise if a value of X would overflow to inf in `dtype` (float64 given for float32)."""
+    limit = np.finfo(dtype).max
+    if np.finfo(X.dtype).max > limit and (np.max(X) > limit or np.min(X) < -limit):
+        raise ValueError(f"{argument}: expected values that fit {np.dtype(dtype).name} (|x| <= {limit:.4g}), "
+                         f"got values from {np.min(X):.4g} to {np.max(X):.4g}")
 
 
 def check_labels(y, m, argument="y", dtype=np.float64):

@@ -16,6 +16,7 @@ import threading
 
 import numpy as np
 
+from .. import propagation
 from ..activations import LEAKY_RELU_SLOPE, SOFTMAX, check_activation, check_output_activation
 
 # Weight shapes whose update buffer each thread keeps (a network has two per layer).
@@ -75,8 +76,19 @@ class Engine:
         """Return an uninitialised array, used for buffers reused across training steps."""
         return self.xp.empty(shape, dtype=dtype)
 
+    def training_data(self, X, dtype):
+        """Return X as the training loop reads it, in `dtype` or cast to it batch by batch.
+
+        Host engines keep host data as given: take_rows casts each mini-batch as it cuts
+        it, so a float64 X trained in float32 costs one float32 batch, not a float32 copy
+        of X. An engine whose arrays live on another device copies X there once, in `dtype`.
+        """
+        if self.device_kind == "cpu" and isinstance(X, np.ndarray):
+            return X
+        return self.asarray(X, dtype=dtype)
+
     def take_rows(self, X, rows, out=None):
-        """Gather examples `rows` of X (a mini-batch); rows are examples, so this copies blocks."""
+        """Gather examples `rows` of X (a mini-batch), cast to out's dtype; rows are examples, so this copies blocks."""
         return self.xp.take(X, rows, axis=0, out=out)
 
     def copy(self, x, out=None):
@@ -229,6 +241,18 @@ class Engine:
             dA_prev = None
         return dW, db, dA_prev
 
+    def training_step(self, weights, biases, activations, learning_rate, workspace):
+        """One step of gradient descent on the batch in workspace.X / workspace.Y.
+
+        Updates `weights` and `biases` (lists indexed from 1) in place and writes the batch
+        cost into workspace.cost. It only launches work into the workspace's buffers (no
+        read-back), so a GPU engine may capture it as a graph. Here: forward, cost,
+        backward, update, one engine method each; an engine may fuse them.
+        """
+        _, dW, db = propagation.cost_and_gradients(self, weights, biases, activations, workspace.X, workspace.Y,
+                                                   workspace)
+        self.sgd_update(weights[1:] + biases[1:], dW[1:] + db[1:], learning_rate)
+
     def sgd_update(self, params, grads, learning_rate):
         """Gradient descent in place, for each pair: param := param - learning_rate * grad."""
         for param, grad in zip(params, grads):
@@ -241,8 +265,11 @@ class Engine:
         Fresh temporaries of weight size in each step cost page faults whenever the
         allocator hands the memory back to the system between steps.
         """
-        buffers = self.__dict__.setdefault("_thread_buffers", threading.local()).__dict__
-        key = (shape, str(dtype))
+        local = self.__dict__.get("_thread_buffers")
+        if local is None:
+            local = self.__dict__.setdefault("_thread_buffers", threading.local())
+        buffers = local.__dict__
+        key = (shape, dtype)  # no str(dtype): this runs twice per layer and step
         if key not in buffers:
             if len(buffers) >= _MAX_SCRATCH_BUFFERS:  # a run of many shapes: start afresh
                 buffers.clear()
