@@ -295,7 +295,10 @@ class _FusedStep:
         self.cost = ws.cost.reshape(1)  # a view: the kernels write the cost through it
         self.codes = [None] + [activation_code(a) for a in activations[1:]]
         self.A = [ws.X] + ws.A[1:]
-        self.ws, self.weights, self.biases, self.activations = ws, weights, biases, activations
+        # The workspace's lists, not the workspace: it holds this plan, and a cycle would keep
+        # its batch (for a full batch, a cast copy of X) alive after fit until a collection.
+        self.Y, self.Z, self.dZ, self.dW = ws.Y, ws.Z, ws.dZ, ws.dW
+        self.weights, self.biases, self.activations = weights, biases, activations
         if head < L:
             tail = range(head + 1, L + 1)
             dtype = weights[1].dtype
@@ -317,12 +320,12 @@ class _FusedStep:
 
     def run(self, engine):
         """Forward, cost, backward and update: BLAS for the head, one call for the tail."""
-        ws, A, W, b, codes, head = self.ws, self.A, self.weights, self.biases, self.codes, self.head
+        A, W, b, codes, head, dZ = self.A, self.weights, self.biases, self.codes, self.head, self.dZ
         L = len(W) - 1
         for l in range(1, head + 1):
             if l == L:  # a large output layer: its product on BLAS, the rest in one kernel
-                np.matmul(A[l - 1], W[l].T, out=ws.Z[l])
-                _step.output_step(ws.Z[l], b[l], ws.Y, self.scale, ws.dZ[l], self.cost)
+                np.matmul(A[l - 1], W[l].T, out=self.Z[l])
+                _step.output_step(self.Z[l], b[l], self.Y, self.scale, dZ[l], self.cost)
                 break
             np.matmul(A[l - 1], W[l].T, out=A[l])
             if codes[l] >= _kernels.RELU or A[l].size <= _SCALAR_MATH_MAX:
@@ -331,11 +334,10 @@ class _FusedStep:
                 engine.bias_activation(A[l], b[l], self.activations[l], out=A[l])
         if head < L:
             _step.tail_step(*self.tail_args)
-        dZ = ws.dZ
         for l in range(head, 0, -1):
             if l > 1:  # dA^[l-1] = dZ W, before W changes, straight into dZ^[l-1]
                 np.matmul(dZ[l], W[l], out=dZ[l - 1])
-            np.matmul(dZ[l].T, A[l - 1], out=ws.dW[l])  # already learning_rate * dW
-            np.subtract(W[l], ws.dW[l], out=W[l])
+            np.matmul(dZ[l].T, A[l - 1], out=self.dW[l])  # already learning_rate * dW
+            np.subtract(W[l], self.dW[l], out=W[l])
             if l > 1:
                 _step.backprop_bias(dZ[l - 1], A[l - 1], codes[l - 1], LEAKY_RELU_SLOPE, b[l - 1])

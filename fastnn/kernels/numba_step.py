@@ -24,6 +24,8 @@ import math
 import numpy as np
 from numba import njit
 
+from .numba_kernels import sigmoid
+
 SIGMOID, TANH, RELU, LEAKY_RELU = 0, 1, 2, 3
 
 # Partial sums of this many terms keep a float32 cost accurate without a float64 accumulator.
@@ -32,23 +34,25 @@ _SUM_BLOCK = 128
 
 @njit(cache=True, inline="always")
 def _activate(z, code, slope):
-    """g(z) for one element (a negative code: z itself); sigmoid as tanh(z/2)/2 + 1/2, which cannot overflow."""
+    """g(z) for one element (a negative code: z itself), NaN and inf as NumPy treats them."""
     t = type(z)
-    zero, half = t(0), t(0.5)
+    zero = t(0)
     if code < 0:
         return z
     if code == SIGMOID:
-        return math.tanh(z * half) * half + half
+        return sigmoid(z, t(1))
     if code == TANH:
         return math.tanh(z)
     if code == RELU:
-        return zero if z < zero else z  # NaN propagates, as np.maximum does
+        return zero if z <= zero else z  # NaN propagates and -0 gives +0, as np.maximum does
     return z * t(slope) if z < zero else z
 
 
 @njit(cache=True, inline="always")
 def _derivative(a, code, slope):
-    """g'(z) written through a = g(z): a(1 - a), 1 - a^2, or the ReLUs' step (z > 0 iff a > 0)."""
+    """g'(z) written through a = g(z): a(1 - a), 1 - a^2, or the ReLUs' step (z > 0 iff a > 0).
+
+    Callers always multiply by it, so NaN or inf in the gradient stays NaN where g' = 0."""
     t = type(a)
     one = t(1)
     if code == SIGMOID:
@@ -60,7 +64,8 @@ def _derivative(a, code, slope):
     return one if a > t(0) else t(slope)
 
 
-@njit(cache=True)
+# error_model="numpy": IEEE division, no zero test per element (see numba_kernels.sigmoid).
+@njit(cache=True, error_model="numpy")
 def tail_step(X, Y, Ws, bs, As, dZs, codes, scale, slope, head_dZ, head_b, head_code, cost):
     """One gradient step through the tail layers; writes the batch cost into cost[0].
 
@@ -104,18 +109,22 @@ def _forward(A_prev, W, b, code, slope, A):
 
 @njit(cache=True, inline="always")
 def _output_gradient(Z, Y, scale, dZ):
-    """From the logits Z (m, 1): return the mean cross-entropy cost, write dZ = scale (sigma(z) - y)."""
+    """From the logits Z (m, 1): return the mean cross-entropy cost, write dZ = scale (sigma(z) - y).
+
+    One e^-|z| serves both: sigma(z) = e^min(z, 0) / (1 + e^-|z|), as the engines compute it,
+    and the loss max(z, 0) - y z + log(1 + e^-|z|), finite for every finite z.
+    """
     t = Z.dtype.type
-    zero, half, s = t(0), t(0.5), t(scale)
+    zero, one, s = t(0), t(1), t(scale)
     m = Z.shape[0]
     total = zero
     for start in range(0, m, _SUM_BLOCK):
         partial = zero
         for i in range(start, min(start + _SUM_BLOCK, m)):
             z, y = Z[i, 0], Y[i, 0]
-            # max(z, 0) - y z + log(1 + e^-|z|): finite for every finite z.
-            partial += ((z if z > zero else zero) - z * y) + math.log1p(math.exp(-abs(z)))
-            a = math.tanh(z * half) * half + half
+            e = math.exp(-abs(z))
+            partial += ((z if z > zero else zero) - z * y) + math.log1p(e)
+            a = (e if z < zero else one) / (one + e)
             Z[i, 0] = a
             dZ[i, 0] = (a - y) * s
         total += partial
@@ -166,7 +175,7 @@ def _update_bias(b, dZ):
         b[j, 0] -= acc
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def output_step(Z, b, Y, scale, dZ, cost):
     """The output layer after its BLAS product: z += b, cost into cost[0], dZ = scale (sigma(z) - y), b -= sum dZ."""
     bias = b[0, 0]
@@ -176,7 +185,7 @@ def output_step(Z, b, Y, scale, dZ, cost):
     _update_bias(b, dZ)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def bias_activation(A, b, code, slope):
     """A = g(A + b^T) in place: a head layer's forward after its BLAS product."""
     m, n = A.shape
