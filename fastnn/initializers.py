@@ -18,12 +18,16 @@ def scaled_weights(draws, init, n_prev):
     """Scale standard normal draws as the course writes it, so the rounding is the course's:
     "small" draws * 0.01, "he" draws * sqrt(2 / n), "xavier" draws / sqrt(n) (the deep
     application's init), "zeros" zeros (logistic regression's initialize_with_zeros)."""
+    # In place: the same products and quotients, without a second weight-sized array.
     if init == "small":
-        return draws * 0.01
+        draws *= 0.01
+        return draws
     if init == "he":
-        return draws * np.sqrt(2.0 / n_prev)
+        draws *= np.sqrt(2.0 / n_prev)
+        return draws
     if init == "xavier":
-        return draws / np.sqrt(n_prev)
+        draws /= np.sqrt(n_prev)
+        return draws
     raise ValueError(f"init: expected one of {', '.join(map(repr, INITIALIZERS))}, got {init!r}")
 
 
@@ -51,7 +55,7 @@ def initialize_parameters(layer_dims, init="small", seed=0, dtype=np.float64):
             W = np.zeros((n, n_prev))
         else:
             W = scaled_weights(rng.standard_normal((n, n_prev)), inits[l - 1], n_prev)
-        parameters[f"W{l}"] = W.astype(dtype)
+        parameters[f"W{l}"] = W.astype(dtype, copy=False)  # float64 draws are not copied again
         parameters[f"b{l}"] = np.zeros((n, 1), dtype=dtype)
     return parameters
 
