@@ -287,13 +287,17 @@ class _FusedStep:
         m = ws.X.shape[0]
         self.model = (weights, biases, activations, learning_rate)
         self.arrays = (*weights[1:], *biases[1:])
+        codes = [None] + [activation_code(a) for a in activations[1:]]
         head = L
-        while head > 0 and m * weights[head].size <= _TAIL_MAX_MACS:
+        # A tanh or sigmoid layer of many elements stays on NumPy, whose SIMD tanh is 9-45x
+        # faster per element than the scalar libm call a compiled loop makes.
+        while head > 0 and m * weights[head].size <= _TAIL_MAX_MACS and (
+                head == L or codes[head] >= _kernels.RELU or m * weights[head].shape[0] <= _SCALAR_MATH_MAX):
             head -= 1
         self.head = head
         self.scale = learning_rate / m
         self.cost = ws.cost.reshape(1)  # a view: the kernels write the cost through it
-        self.codes = [None] + [activation_code(a) for a in activations[1:]]
+        self.codes = codes
         self.A = [ws.X] + ws.A[1:]
         # The workspace's lists, not the workspace: it holds this plan, and a cycle would keep
         # its batch (for a full batch, a cast copy of X) alive after fit until a collection.
@@ -330,7 +334,10 @@ class _FusedStep:
             np.matmul(A[l - 1], W[l].T, out=A[l])
             if codes[l] >= _kernels.RELU or A[l].size <= _SCALAR_MATH_MAX:
                 _step.bias_activation(A[l], b[l], codes[l], LEAKY_RELU_SLOPE)
-            else:  # tanh and sigmoid of a large layer: NumPy's SIMD tanh beats a scalar loop
+            elif codes[l] == _kernels.TANH:  # NumPy's SIMD tanh beats a scalar loop here
+                np.add(A[l], b[l].T, out=A[l])
+                np.tanh(A[l], out=A[l])
+            else:
                 engine.bias_activation(A[l], b[l], self.activations[l], out=A[l])
         if head < L:
             _step.tail_step(*self.tail_args)
