@@ -10,7 +10,9 @@ a shared machine hits every engine alike; before each engine's sample we pause (
 call OpenBLAS's threads spin-wait for 2^28 TSC ticks, about 0.1 s, and an OpenMP pool spins
 too: either would steal the next engine's cores), then warm up right before the timed call
 (a parked thread pool takes milliseconds to wake). ``synchronize()`` runs before both clock readings, so a GPU's queued work is
-counted. The very first call (compilation, pool start-up) is timed and reported apart.
+counted. A sample is the mean of enough back-to-back calls to last about 2 ms (one call
+alone, at 10^6, also timed the timer and a thread's wake-up: 1.7-1.8x slower). The very
+first call (compilation, pool start-up) is timed and reported apart.
 """
 
 import argparse
@@ -150,9 +152,12 @@ def _floor_variants(engine, w, x):
         # The CPU floor reads the host arrays: the same bytes, in the same memory.
         # All threads win on large n; one thread wins on small n, where waking the pool
         # costs more than the read itself.
+        # np.dot reads the same bytes too: with it among the variants the floor can never
+        # be slower than the plain vectorised call, so it is a lower bound by construction.
         threads, zero = _numba_threads(), w.dtype.type(0)
         return [(lambda: read(w, x, threads), f"numba {threads}-thread streaming read", 1.0),
-                (lambda: serial(w, x, zero), "numba 1-thread streaming read", 1.0)]
+                (lambda: serial(w, x, zero), "numba 1-thread streaming read", 1.0),
+                (lambda: np.dot(w, x), "np.dot (BLAS)", 1.0)]
     # On a GPU: a device-to-device copy of the same bytes reads them once and writes them
     # once, so reading alone takes half the copy's time (bandwidth = 2 bytes / time).
     src = engine.asarray(np.concatenate([w, x]))
@@ -179,7 +184,8 @@ class _Task:
     warm: object
     samples: list = dataclasses.field(default_factory=list)
     first_s: float = 0.0
-    burst: int = 1  # timed calls per round
+    burst: int = 1  # timed samples per round
+    calls: int = 1  # back-to-back calls per sample (a sample is their mean)
     method: str = ""  # for the floor: how it reads the bytes
     scale: float = 1.0  # for the floor: the share of a sample that is the read
 
@@ -191,6 +197,28 @@ def _timed(engine, fn):
     out = fn()
     engine.synchronize()
     return time.perf_counter() - start, out
+
+
+# A sample lasts at least this long: a single 50 us call read alone carries the timer's
+# cost and a thread's wake-up (1.7-1.8x the batched time of np.dot at 10^6 here).
+SAMPLE_S = 0.002
+MAX_CALLS = 1000
+
+
+def _calls_per_sample(engine, fn):
+    """How many back-to-back calls of fn make a sample of SAMPLE_S (fn already warm)."""
+    probe_s, _ = _timed(engine, fn)
+    return max(1, min(MAX_CALLS, math.ceil(SAMPLE_S / max(probe_s, 1e-9))))
+
+
+def _timed_calls(engine, fn, calls):
+    """Seconds per call of fn, the mean over `calls` back-to-back calls, the queue drained around them."""
+    engine.synchronize()
+    start = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    engine.synchronize()
+    return (time.perf_counter() - start) / calls
 
 
 def _progress_writer(stream):
@@ -284,6 +312,7 @@ def _compare_one(n, dtype, instances, repeats, loop_max, loop_budget, pause, see
         vec = _Task((engine.name, "vec"), engine, lambda e=engine, a=ew, c=ex: e.dot_vectorized(a, c, BIAS), None)
         vec.first_s, z_vec = _timed(engine, vec.run)
         vec.warm = vec.run
+        vec.calls = _calls_per_sample(engine, vec.run)
         write(f"{tag}: first call of dot_loop on {min(n, loop_max):,} elements")
         loop, loop_n, z_loop = _loop_task(engine, ew, ex, n, loop_max, loop_budget)
         tasks += [loop, vec]
@@ -304,6 +333,7 @@ def _floor_tasks(engine, w, x, key):
         # Cheap calls: a burst of samples per round for a reliable minimum.
         task = _Task((key, "floor"), engine, run, run, burst=5, method=method, scale=scale)
         task.first_s, _ = _timed(engine, run)
+        task.calls = _calls_per_sample(engine, run)
         tasks.append(task)
     return tasks
 
@@ -318,7 +348,8 @@ def _loop_task(engine, w, x, n, loop_max, loop_budget):
         m = n
         run = lambda e=engine, a=w, c=x: e.dot_loop(a, c, BIAS)
         probe_s, z = _timed(engine, run)
-    task = _Task((engine.name, "loop"), engine, run, None, first_s=first_s)
+    task = _Task((engine.name, "loop"), engine, run, None, first_s=first_s,
+                 calls=max(1, min(MAX_CALLS, math.ceil(SAMPLE_S / max(probe_s, 1e-9)))))
     # A loop taking over 50 ms gains nothing from a full warm-up call: a short one will do.
     task.warm = _small_warm(engine, w, x) if probe_s > 0.05 else run
     return task, m, z
@@ -341,7 +372,7 @@ def _round_robin(tasks, repeats, pause, write, tag):
                 time.sleep(pause)
             _warm_up(task)
             for _ in range(task.burst):
-                task.samples.append(_timed(task.engine, task.run)[0])
+                task.samples.append(_timed_calls(task.engine, task.run, task.calls))
             previous = task.key[0]
 
 
