@@ -95,6 +95,9 @@ MUTANTS = (
          "    global _global_choice\n    before, _global_choice = _global_choice, get_engine(engine, **options)\n"
          "    try:\n        yield _global_choice\n    finally:\n        _global_choice = before\n"),
     ), ("tests/test_registry.py",)),
+    Mutant("Dask blocks return mean gradients, not sums", "fastnn/blocks.py", (
+        ("engine.to_numpy(dW[l]) * m, engine.to_numpy(db[l]) * m", "engine.to_numpy(dW[l]), engine.to_numpy(db[l])"),
+    ), ("tests/test_dask.py::test_without_a_client_dask_local_scheduler_trains_out_of_core_the_same",)),
 )
 
 
