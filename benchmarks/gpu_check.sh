@@ -67,8 +67,8 @@ step env 10 bash -c '
 step pytest_cupy 80 "$PYTHON" -m pytest tests/test_cuda_sources.py tests/test_cupy_engine.py \
     tests/test_layering.py -q --maxfail=1000 -rs -p no:cacheprovider --junitxml="$OUT/pytest_cupy.xml"
 
-# 3. The shared conformance suite, cupy against numpy (40 s).
-step pytest_conformance 40 "$PYTHON" -m pytest tests/test_conformance.py -k cupy \
+# 3. The shared conformance suite and the K-class (softmax) suites, on cupy (40 s).
+step pytest_conformance 40 "$PYTHON" -m pytest tests/test_conformance.py tests/test_softmax.py tests/test_classes.py -k cupy \
     -q --maxfail=1000 -rs -p no:cacheprovider --junitxml="$OUT/pytest_conformance.xml"
 
 # 4. A short training run on bundled data through the CLI (25 s).
