@@ -8,6 +8,8 @@ product. An off-by-one leading dimension or a swapped transpose reads the wrong 
 (or past the buffer) and fails here.
 """
 
+import ctypes
+
 import numpy as np
 import pytest
 
@@ -130,3 +132,51 @@ def test_library_status_says_where_it_was_found_or_why_not():
         assert "CuPy's cuBLAS binding" in status or "libcublas.so" in status
     else:
         assert status.startswith("available: ") and "libcublas" in how
+
+
+class RecordingLibrary:
+    """Stands in for libcublas's two GEMM entry points: runs the column-major GEMM on the memory
+    the pointers point to, so the order in which Handle.gemm passes its arguments is checked."""
+
+    def __init__(self):
+        self.calls = []
+
+    def cublasSgemm_v2(self, *args):
+        return self._gemm(np.float32, *args)
+
+    def cublasDgemm_v2(self, *args):
+        return self._gemm(np.float64, *args)
+
+    def _gemm(self, dtype, handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc):
+        ops = {cublas.OP_N: "N", cublas.OP_T: "T"}
+        call = cublas.GemmCall(ops[transa], ops[transb], m, n, k, lda, ldb, ldc)
+        self.calls.append(call)
+        assert beta._obj.value == 0.0
+
+        def memory(pointer, rows, cols, ld):  # exactly the elements cuBLAS may touch
+            size = ld * (cols - 1) + rows
+            return np.ctypeslib.as_array(ctypes.cast(pointer.value, ctypes.POINTER(np.ctypeslib.as_ctypes_type(dtype))), (size,))
+
+        A_rows, A_cols = (m, k) if call.transa == "N" else (k, m)
+        B_rows, B_cols = (k, n) if call.transb == "N" else (n, k)
+        column_major_gemm(call, alpha._obj.value, memory(A, A_rows, A_cols, lda), memory(B, B_rows, B_cols, ldb),
+                          memory(C, m, n, ldc))
+        return 0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_handle_passes_b_then_a_with_their_leading_dimensions(dtype):
+    """Handle.gemm, as the engine calls it (pointers from the arrays), on a stand-in library."""
+    handle = cublas.Handle.__new__(cublas.Handle)
+    handle._lib, handle._handle = RecordingLibrary(), ctypes.c_void_p(0)
+    for name, (alpha, a, b, c) in engine_products(33, 17, 11, dtype).items():
+        call = cublas.gemm_arguments(a, b, c)
+        handle.gemm(call, alpha, a.ctypes.data, b.ctypes.data, c.ctypes.data, dtype)
+        assert handle._lib.calls[-1] == call
+        np.testing.assert_allclose(c, alpha * (a @ b), rtol=1e-5 if dtype == np.float32 else 1e-12, err_msg=name)
+
+
+def test_a_failed_call_names_its_status():
+    with pytest.raises(cublas.CublasError, match="cublasSgemm returned cuBLAS status 7"):
+        cublas._check(object(), 7, "cublasSgemm")
+    cublas._check(object(), 0, "cublasSgemm")

@@ -174,7 +174,13 @@ class _CapturedStep:
                 # the direct cuBLAS handle is bound, with the same GEMM path as the recording.
                 engine.synchronize()
                 with stream:
-                    self._step()
+                    try:
+                        self._step()
+                    except cublas.CublasError as error:
+                        # Refused before anything was queued: the step reruns whole, tiled.
+                        engine._cublas = (None, f"a call failed in the warm-up: {error}")
+                        engine._local.gemm, self.gemm = engine._graph_gemm()
+                        self._step()
                 stream.synchronize()
                 self._graph, self.reason = _capture(self._step, stream)
             finally:

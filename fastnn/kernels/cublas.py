@@ -188,9 +188,15 @@ class CublasError(RuntimeError):
     """A cuBLAS call returned an error status."""
 
 
-def _check(status, call):
-    if status != 0:
-        raise CublasError(f"{call} returned cuBLAS status {status}")
+def _check(lib, status, call):
+    """Raise CublasError naming the status (cublasGetStatusName where the library has it)."""
+    if status == 0:
+        return
+    name = getattr(lib, "cublasGetStatusName", None)
+    if name is not None:
+        name.argtypes, name.restype = [ctypes.c_int], ctypes.c_char_p
+        raise CublasError(f"{call} returned {name(status).decode()} ({status})")
+    raise CublasError(f"{call} returned cuBLAS status {status}")
 
 
 class Handle:
@@ -207,13 +213,13 @@ class Handle:
             raise CublasError(how)
         self._lib, self.library = lib, how
         self._handle = ctypes.c_void_p()
-        _check(lib.cublasCreate_v2(ctypes.byref(self._handle)), "cublasCreate")
-        _check(lib.cublasSetStream_v2(self._handle, ctypes.c_void_p(stream_ptr)), "cublasSetStream")
+        _check(lib, lib.cublasCreate_v2(ctypes.byref(self._handle)), "cublasCreate")
+        _check(lib, lib.cublasSetStream_v2(self._handle, ctypes.c_void_p(stream_ptr)), "cublasSetStream")
         # After setStream: it resets the workspace to cuBLAS's own pool, which allocates.
-        _check(lib.cublasSetWorkspace_v2(self._handle, ctypes.c_void_p(workspace_ptr), workspace_bytes),
+        _check(lib, lib.cublasSetWorkspace_v2(self._handle, ctypes.c_void_p(workspace_ptr), workspace_bytes),
                "cublasSetWorkspace")
-        _check(lib.cublasSetMathMode(self._handle, DEFAULT_MATH), "cublasSetMathMode")
-        _check(lib.cublasSetPointerMode_v2(self._handle, POINTER_MODE_HOST), "cublasSetPointerMode")
+        _check(lib, lib.cublasSetMathMode(self._handle, DEFAULT_MATH), "cublasSetMathMode")
+        _check(lib, lib.cublasSetPointerMode_v2(self._handle, POINTER_MODE_HOST), "cublasSetPointerMode")
 
     def gemm(self, call, alpha, a_ptr, b_ptr, c_ptr, dtype):
         """Queue C = alpha * a @ b (beta = 0) on the handle's stream, with `call` from gemm_arguments."""
@@ -223,7 +229,7 @@ class Handle:
             function, scalar = self._lib.cublasDgemm_v2, ctypes.c_double
         ops = {"N": OP_N, "T": OP_T}
         alpha, beta = scalar(alpha), scalar(0.0)
-        _check(function(self._handle, ops[call.transa], ops[call.transb], call.m, call.n, call.k,
+        _check(self._lib, function(self._handle, ops[call.transa], ops[call.transb], call.m, call.n, call.k,
                         ctypes.byref(alpha), ctypes.c_void_p(b_ptr), call.lda, ctypes.c_void_p(a_ptr), call.ldb,
                         ctypes.byref(beta), ctypes.c_void_p(c_ptr), call.ldc),
                "cublasSgemm" if scalar is ctypes.c_float else "cublasDgemm")
