@@ -47,7 +47,7 @@ def initialize_parameters(layer_dims, init="small", seed=0, dtype=np.float64):
     for name in inits:
         if name not in INITIALIZERS:
             raise ValueError(f"init: expected one of {', '.join(map(repr, INITIALIZERS))}, got {name!r}")
-    rng = random_generator(seed)
+    rng = random_generator(seed) if set(inits) != {"zeros"} else None  # default_rng costs ~70 us
     parameters = {}
     for l in range(1, len(layer_dims)):
         n, n_prev = layer_dims[l], layer_dims[l - 1]
