@@ -7,6 +7,8 @@ notes' equation transposed, e.g. Z^T = A_prev^T W^T + b^T for Z = W A_prev + b.
 
 A faster engine subclasses :class:`Engine` and overrides only the methods it speeds up;
 it never adds public methods of its own (``tests/test_engine_interface.py`` checks this).
+Every method, here and in overrides, first calls its shape check in :mod:`.shapes`, so a
+mismatched shape gets the same clear error on every engine.
 Code outside the engines (the training loop, the benchmarks) never operates on engine
 arrays itself: it calls engine methods, so an engine can run the work where its arrays
 live (``tests/test_layering.py`` checks this).
@@ -18,6 +20,7 @@ import numpy as np
 
 from .. import propagation
 from ..activations import LEAKY_RELU_SLOPE, SOFTMAX, check_activation, check_output_activation
+from . import shapes
 
 # Weight shapes whose update buffer each thread keeps (a network has two per layer).
 _MAX_SCRATCH_BUFFERS = 32
@@ -89,10 +92,12 @@ class Engine:
 
     def take_rows(self, X, rows, out=None):
         """Gather examples `rows` of X (a mini-batch), cast to out's dtype; rows are examples, so this copies blocks."""
+        shapes.take_rows(X, rows, out)
         return self.xp.take(X, rows, axis=0, out=out)
 
     def copy(self, x, out=None):
         """Return a copy of `x` (written into `out` when given), on this engine's device."""
+        shapes.copy(x, out)
         if out is None:
             return self.xp.array(x, copy=True)
         self.xp.copyto(out, x)
@@ -104,12 +109,14 @@ class Engine:
 
     def weighted_sum(self, values, weights):
         """Return the sum of values[i] * weights[i] as an engine scalar (an epoch's mean batch cost)."""
+        shapes.vector_pair("weighted_sum", values, weights, ("values", "weights"))
         return self.xp.dot(values, weights)
 
     # -- forward -----------------------------------------------------------------------
 
     def matmul(self, a, b, out=None):
         """Matrix product a @ b (BLAS on the CPU engines)."""
+        shapes.matmul(a, b, out)
         return self.xp.matmul(a, b, out=out)
 
     def dense_forward(self, A_prev, W, b, activation, out=None):
@@ -117,6 +124,7 @@ class Engine:
 
         `out` is an optional pair of buffers (Z, A) of shape (m, n^[l]) to write into.
         """
+        shapes.dense_forward(A_prev, W, b, out)
         Z, A = out if out is not None else (None, None)
         Z = self.matmul(A_prev, W.T, out=Z)
         return Z, self.bias_activation(Z, b, activation, out=A)
@@ -124,6 +132,7 @@ class Engine:
     def bias_activation(self, Z, b, activation, out=None):
         """Add the bias to Z in place, then return A = g(Z): the non-matmul half of the forward."""
         check_output_activation(activation)
+        shapes.bias_activation(Z, b, out)
         Z += b.T
         return self.activation(Z, activation, out=out)
 
@@ -134,6 +143,7 @@ class Engine:
         a_k = e^(z_k - max z) / sum_j e^(z_j - max z). Shifting by the row's max leaves a
         unchanged and makes every exponent <= 0, so no finite logit overflows.
         """
+        shapes.activation(Z, out)
         xp = self.xp
         if activation == SOFTMAX:
             _check_rows(Z, "softmax")
@@ -169,6 +179,7 @@ class Engine:
         product is always taken, so NaN or inf in dA gives NaN even where g'(z) = 0 (IEEE).
         `out` may be dA or A itself: g'(Z) is formed before anything is written.
         """
+        shapes.backprop_activation(dA, A, out)
         xp = self.xp
         if activation == "sigmoid":
             derivative = 1 - A
@@ -186,6 +197,7 @@ class Engine:
 
     def backprop_sigmoid_cross_entropy(self, A, Y, out=None):
         """Return the output layer's dZ^[L] = A^[L] - Y (sigmoid and cross-entropy, fused)."""
+        shapes.backprop_sigmoid_cross_entropy(A, Y, out)
         return self.xp.subtract(A, self.xp.asarray(Y, dtype=A.dtype), out=out)
 
     def backprop_softmax_cross_entropy(self, A, Y, out=None):
@@ -194,6 +206,7 @@ class Engine:
         The softmax's Jacobian and the cost's gradient cancel to the sigmoid's A - Y, so every
         engine's fused subtraction serves both.
         """
+        shapes.backprop_sigmoid_cross_entropy(A, Y, out, method="backprop_softmax_cross_entropy")
         return self.backprop_sigmoid_cross_entropy(A, Y, out=out)
 
     def cross_entropy_cost(self, Z, Y, out=None):
@@ -205,6 +218,7 @@ class Engine:
         (m, K): -sum_k y_k log a_k = sum_k y_k (lse - z_k), lse = log sum_j e^z_j taken
         with the max shift, so no finite z overflows and a tiny a_k costs no log(0).
         """
+        shapes.cross_entropy_cost(Z, Y, out)
         xp = self.xp
         Y = xp.asarray(Y, dtype=Z.dtype)  # labels may come as integers; keep Z's precision
         if Z.ndim == 2 and Z.shape[1] > 1:
@@ -228,6 +242,7 @@ class Engine:
         dW = (1/m) dZ A_prev^T, db = (1/m) sum over examples of dZ, dA_prev = W^T dZ.
         `out` is an optional triple of buffers (dW, db, dA_prev) to write into.
         """
+        shapes.backprop_dense(dZ, A_prev, W, need_dA_prev, out)
         dW, db, dA_prev = out if out is not None else (None, None, None)
         inverse_m = 1.0 / dZ.shape[0]
         dW = self.matmul(dZ.T, A_prev, out=dW)
@@ -255,6 +270,7 @@ class Engine:
 
     def sgd_update(self, params, grads, learning_rate):
         """Gradient descent in place, for each pair: param := param - learning_rate * grad."""
+        shapes.sgd_update(params, grads)
         for param, grad in zip(params, grads):
             step = self.xp.multiply(grad, learning_rate, out=self._scratch(grad.shape, grad.dtype))
             param -= step
@@ -280,6 +296,7 @@ class Engine:
 
     def dot_loop(self, w, x, b):
         """z = w.x + b with an explicit for-loop over the elements, as the notes time it."""
+        shapes.vector_pair("dot_loop", w, x, ("w", "x"))
         z = 0.0
         for i in range(w.shape[0]):
             z += w[i] * x[i]
@@ -287,6 +304,7 @@ class Engine:
 
     def dot_vectorized(self, w, x, b):
         """z = w.x + b as one vectorised call (np.dot in the notes)."""
+        shapes.vector_pair("dot_vectorized", w, x, ("w", "x"))
         return self.xp.dot(w, x) + b
 
 

@@ -32,6 +32,7 @@ from ..errors import EngineUnavailableError
 from ..kernels import cublas
 from ..kernels import cuda as kernels
 from ..validation import FLOAT_DTYPES
+from . import shapes
 from .base import Engine
 
 DEVICE_VARIABLE = "FASTNN_CUDA_DEVICE"
@@ -355,6 +356,7 @@ class CupyEngine(Engine):
     @_device_arrays
     def take_rows(self, X, rows, out=None):
         """Gather examples `rows` (a device array of indices) of X into a mini-batch."""
+        shapes.take_rows(X, rows, out)
         cupy = _cupy()
         with cupy.cuda.Device(self._device):
             return cupy.take(X, rows, axis=0, out=out)
@@ -362,6 +364,7 @@ class CupyEngine(Engine):
     @_device_arrays
     def copy(self, x, out=None):
         """Return a copy of `x` (into `out` when given) on this engine's device: a memcpy when contiguous."""
+        shapes.copy(x, out)
         cupy = _cupy()
         with cupy.cuda.Device(self._device):
             if out is None:
@@ -378,6 +381,7 @@ class CupyEngine(Engine):
     @_device_arrays
     def weighted_sum(self, values, weights):
         """Return the sum of values[i] * weights[i] as a 0-d device array (cuBLAS dot)."""
+        shapes.vector_pair("weighted_sum", values, weights, ("values", "weights"))
         cupy = _cupy()
         with cupy.cuda.Device(self._device):
             return cupy.dot(values, weights)
@@ -387,6 +391,7 @@ class CupyEngine(Engine):
     @_device_arrays
     def matmul(self, a, b, out=None):
         """Matrix product a @ b: cuBLAS, or gemm_tiled while a CUDA graph is being recorded."""
+        shapes.matmul(a, b, out)
         cupy = _cupy()
         with cupy.cuda.Device(self._device):
             return self._gemm(a, b, out, 1.0)
@@ -399,6 +404,7 @@ class CupyEngine(Engine):
     @_device_arrays
     def bias_activation(self, Z, b, activation, out=None):
         """Add the bias to Z in place, then return A = g(Z), in one kernel."""
+        shapes.bias_activation(Z, b, out)
         if activation == SOFTMAX:
             return self._bias_softmax(Z, b, out, "bias_activation")
         code = activation_code(activation)
@@ -407,10 +413,8 @@ class CupyEngine(Engine):
             dtype = self._float_dtype(Z)
             if not Z.flags.c_contiguous:
                 raise ValueError("bias_activation: Z is updated in place and must be C-contiguous")
-            units = Z.shape[-1] if Z.ndim else 1
+            units = Z.shape[1]
             b = self._input(b, dtype)
-            if b.size != units:
-                raise ValueError(f"bias_activation: b has {b.size} elements for {units} units")
             A = self._output(out, Z.shape, dtype, "bias_activation")
             if Z.size:
                 kernels.launch(
@@ -422,6 +426,7 @@ class CupyEngine(Engine):
     @_device_arrays
     def activation(self, Z, activation, out=None):
         """Return A = g(Z) (sigmoid as the base class computes it: no overflow, no loss in the tail)."""
+        shapes.activation(Z, out)
         if activation == SOFTMAX:
             return self._bias_softmax(Z, None, out, "activation")
         code = activation_code(activation)
@@ -443,13 +448,12 @@ class CupyEngine(Engine):
     def backprop_activation(self, dA, A, activation, out=None):
         """Return dZ = dA * g'(Z), with g'(Z) written through the saved output A = g(Z)."""
         code = activation_code(activation)
+        shapes.backprop_activation(dA, A, out)
         cupy = _cupy()
         with cupy.cuda.Device(self._device):
             dtype = self._float_dtype(A)
             A = self._input(A, dtype)
             dA = self._input(dA, dtype)
-            if dA.shape != A.shape:
-                raise ValueError(f"backprop_activation: dA {dA.shape} and A {A.shape} differ")
             dZ = self._output(out, A.shape, dtype, "backprop_activation")
             if A.size:
                 kernels.launch(
@@ -460,11 +464,10 @@ class CupyEngine(Engine):
 
     @_device_arrays
     def backprop_sigmoid_cross_entropy(self, A, Y, out=None):
-        """Return dZ^[L] = A^[L] - Y (Y is cast to A's dtype; shapes that broadcast use CuPy)."""
+        """Return dZ^[L] = A^[L] - Y (Y is cast to A's dtype)."""
+        shapes.backprop_sigmoid_cross_entropy(A, Y, out)
         cupy = _cupy()
         with cupy.cuda.Device(self._device):
-            if getattr(Y, "shape", None) != A.shape:
-                return super().backprop_sigmoid_cross_entropy(A, Y, out=out)
             dtype = self._float_dtype(A)
             A = self._input(A, dtype)
             Y = self._input(Y, dtype)
@@ -488,10 +491,9 @@ class CupyEngine(Engine):
         One block adds the losses in a fixed order (the same bits every run); nothing is
         read back to the host.
         """
+        shapes.cross_entropy_cost(Z, Y, out)
         cupy = _cupy()
         with cupy.cuda.Device(self._device):
-            if getattr(Y, "shape", None) != Z.shape:
-                return super().cross_entropy_cost(Z, Y, out=out)
             dtype = self._float_dtype(Z)
             Z = self._input(Z, dtype)
             Y = self._input(Y, dtype)
@@ -511,6 +513,7 @@ class CupyEngine(Engine):
     @_device_arrays
     def backprop_dense(self, dZ, A_prev, W, need_dA_prev=True, out=None):
         """Return (dW, db, dA_prev): dW = (1/m) dZ^T A_prev, db = (1/m) column sums of dZ, dA_prev = dZ W."""
+        shapes.backprop_dense(dZ, A_prev, W, need_dA_prev, out)
         dW, db, dA_prev = out if out is not None else (None, None, None)
         cupy = _cupy()
         with cupy.cuda.Device(self._device):
@@ -531,6 +534,7 @@ class CupyEngine(Engine):
     @_device_arrays
     def sgd_update(self, params, grads, learning_rate):
         """Gradient descent in place, one kernel per pair: param := param - learning_rate * grad."""
+        shapes.sgd_update(params, grads)
         cupy = _cupy()
         with cupy.cuda.Device(self._device):
             for param, grad in zip(params, grads):
@@ -538,8 +542,6 @@ class CupyEngine(Engine):
                 if not param.flags.c_contiguous:
                     raise ValueError("sgd_update: parameters are updated in place and must be C-contiguous")
                 grad = self._input(grad, dtype)
-                if grad.size != param.size:
-                    raise ValueError(f"sgd_update: gradient of {grad.size} elements for {param.size} parameters")
                 if param.size:
                     kernels.launch(
                         "sgd_update", dtype, self._device, (kernels.blocks_for(param.size),),
@@ -551,13 +553,12 @@ class CupyEngine(Engine):
     @_device_arrays
     def dot_loop(self, w, x, b):
         """z = w.x + b with the notes' for-loop, run by ONE GPU thread; a 0-d device array."""
+        shapes.vector_pair("dot_loop", w, x, ("w", "x"))
         cupy = _cupy()
         with cupy.cuda.Device(self._device):
             dtype = self._float_dtype(w)
             w = self._input(w, dtype)
             x = self._input(x, dtype)
-            if w.size != x.size:
-                raise ValueError(f"dot_loop: w has {w.size} elements and x {x.size}")
             z = cupy.empty((), dtype=dtype)
             kernels.launch("dot_loop", dtype, self._device, (1,), (1,), w, x, b, z, w.size)
             return z
@@ -565,6 +566,7 @@ class CupyEngine(Engine):
     @_device_arrays
     def dot_vectorized(self, w, x, b):
         """z = w.x + b with cupy.dot (cuBLAS); a 0-d device array."""
+        shapes.vector_pair("dot_vectorized", w, x, ("w", "x"))
         cupy = _cupy()
         with cupy.cuda.Device(self._device):
             return cupy.dot(w, x) + b
@@ -619,14 +621,14 @@ class CupyEngine(Engine):
 
     @staticmethod
     def _output(out, shape, dtype, what):
-        """`out` checked against (shape, dtype, C-contiguous), or a new array when it is None."""
+        """`out` checked against (dtype, C-contiguous, and `shape` exactly), or a new array when it is None."""
         cupy = _cupy()
         if out is None:
             return cupy.empty(shape, dtype=dtype)
         if not isinstance(out, cupy.ndarray) or out.dtype != dtype or not out.flags.c_contiguous:
             raise ValueError(f"{what}: out must be a C-contiguous device array of dtype {dtype}")
-        if out.size != int(np.prod(shape, dtype=np.int64)):
-            raise ValueError(f"{what}: out has shape {out.shape}, expected {shape}")
+        if out.shape != tuple(shape):
+            raise ValueError(f"{what}: out has shape {out.shape}, expected {tuple(shape)}")
         return out
 
     def _gemm(self, a, b, out, alpha):

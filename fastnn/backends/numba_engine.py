@@ -16,6 +16,7 @@ import numpy as np
 
 from ..activations import LEAKY_RELU_SLOPE, SOFTMAX, activation_code
 from ..validation import FLOAT_DTYPES
+from . import shapes
 from .base import Engine
 
 try:
@@ -116,6 +117,7 @@ class NumbaEngine(Engine):
 
     def bias_activation(self, Z, b, activation, out=None):
         """Add the bias to Z in place, then return A = g(Z): the non-matmul half of the forward."""
+        shapes.bias_activation(Z, b, out)
         if activation == SOFTMAX:
             dtype = getattr(Z, "dtype", None)
             bias = None
@@ -128,10 +130,8 @@ class NumbaEngine(Engine):
         code = activation_code(activation)
         dtype = getattr(Z, "dtype", None)
         # tanh on a large array: NumPy's two passes (bias add, SIMD tanh) are already best.
-        if not (_ready(dtype, Z, out) and Z.ndim == 2 and Z.flags.writeable
-                and (code != _kernels.TANH or Z.size <= _SCALAR_MATH_MAX)
-                and (out is None or out.shape == Z.shape)
-                and getattr(b, "shape", None) in ((Z.shape[1], 1), (Z.shape[1],))):
+        if not (_ready(dtype, Z, out) and Z.flags.writeable
+                and (code != _kernels.TANH or Z.size <= _SCALAR_MATH_MAX)):
             return super().bias_activation(Z, b, activation, out=out)
         bias = _contiguous(b, dtype)
         if bias is None:  # a bias of another dtype: NumPy's casting rules decide
@@ -148,6 +148,7 @@ class NumbaEngine(Engine):
 
     def activation(self, Z, activation, out=None):
         """Return A = g(Z) for one of the notes' activations (sigmoid computed so it cannot overflow)."""
+        shapes.activation(Z, out)
         if activation == SOFTMAX:
             rows = _contiguous(Z, Z.dtype) if _softmax_fits(Z, out) else None
             if rows is None:
@@ -156,8 +157,7 @@ class NumbaEngine(Engine):
             return self._softmax_kernel(rows, np.zeros(Z.shape[1], Z.dtype), out, keep_biased=False)
         code = activation_code(activation)
         dtype = getattr(Z, "dtype", None)
-        if not (_ready(dtype, out) and (out is None or out.shape == Z.shape)
-                and (code >= _kernels.RELU or Z.size <= _SCALAR_MATH_MAX)):
+        if not (_ready(dtype, out) and (code >= _kernels.RELU or Z.size <= _SCALAR_MATH_MAX)):
             return super().activation(Z, activation, out=out)
         Z = _contiguous(Z, dtype)
         A = np.empty(Z.shape, dtype) if out is None else out
@@ -169,9 +169,9 @@ class NumbaEngine(Engine):
     def backprop_activation(self, dA, A, activation, out=None):
         """Return dZ = dA * g'(Z), with g'(Z) written through the saved output A = g(Z)."""
         code = activation_code(activation)
+        shapes.backprop_activation(dA, A, out)
         dtype = getattr(A, "dtype", None)
-        if not (_ready(dtype, out) and getattr(dA, "shape", None) == A.shape
-                and (out is None or out.shape == A.shape)):
+        if not _ready(dtype, out):
             return super().backprop_activation(dA, A, activation, out=out)
         grad, saved = _contiguous(dA, dtype), _contiguous(A, dtype)
         if grad is None:  # dA of another dtype: NumPy's casting rules decide
@@ -186,9 +186,9 @@ class NumbaEngine(Engine):
 
     def cross_entropy_cost(self, Z, Y, out=None):
         """Return the cost J = (1/m) sum L(y_hat, y) as a 0-d array, from the logits Z = Z^[L]."""
+        shapes.cross_entropy_cost(Z, Y, out)
         dtype = getattr(Z, "dtype", None)
-        if not (dtype in FLOAT_DTYPES and type(Y) is np.ndarray and Y.shape == Z.shape
-                and Z.size):
+        if not (dtype in FLOAT_DTYPES and type(Y) is np.ndarray and Z.size):
             return super().cross_entropy_cost(Z, Y, out=out)
         if Z.ndim == 2 and Z.shape[1] > 1:  # softmax over K classes: one pass per row
             if Z.shape[1] > _SOFTMAX_KERNEL_MAX_K:
@@ -208,11 +208,11 @@ class NumbaEngine(Engine):
 
     def backprop_dense(self, dZ, A_prev, W, need_dA_prev=True, out=None):
         """Return (dW, db, dA_prev) for one layer; dA_prev is None when not needed (input layer)."""
+        shapes.backprop_dense(dZ, A_prev, W, need_dA_prev, out)
         dW, db, dA_prev = out if out is not None else (None, None, None)
         dtype = getattr(dZ, "dtype", None)
-        if not (_ready(dtype, dW) and dZ.ndim == 2 and dZ.shape[0]
-                and (db is None or (type(db) is np.ndarray and db.dtype == dtype
-                                    and db.size == dZ.shape[1]))):
+        if not (_ready(dtype, dW) and dZ.shape[0]
+                and (db is None or (type(db) is np.ndarray and db.dtype == dtype))):
             return super().backprop_dense(dZ, A_prev, W, need_dA_prev=need_dA_prev, out=out)
         # The matmuls stay on NumPy's BLAS, called from Python: np.dot inside njit goes to
         # SciPy's own OpenBLAS, whose threads then fight NumPy's (16 ms against 0.63 ms).
@@ -232,9 +232,9 @@ class NumbaEngine(Engine):
 
     def sgd_update(self, params, grads, learning_rate):
         """Gradient descent in place, for each pair: param := param - learning_rate * grad."""
+        shapes.sgd_update(params, grads)
         for param, grad in zip(params, grads):
-            if param.size >= _SGD_KERNEL_MIN and _ready(param.dtype, param, grad) \
-                    and param.shape == grad.shape:
+            if param.size >= _SGD_KERNEL_MIN and _ready(param.dtype, param, grad):
                 _kernels.sgd_update(param.reshape(-1), grad.reshape(-1), float(learning_rate))
             else:
                 super().sgd_update([param], [grad], learning_rate)
@@ -252,8 +252,9 @@ class NumbaEngine(Engine):
 
     def dot_loop(self, w, x, b):
         """z = w.x + b with an explicit for-loop over the elements, as the notes time it."""
+        shapes.vector_pair("dot_loop", w, x, ("w", "x"))
         dtype = getattr(w, "dtype", None)
-        if not (dtype in FLOAT_DTYPES and w.ndim == 1 and getattr(x, "shape", None) == w.shape):
+        if dtype not in FLOAT_DTYPES:
             return super().dot_loop(w, x, b)
         w_c, x_c = _contiguous(w, dtype), _contiguous(x, dtype)
         if x_c is None:  # x of another dtype: the plain Python loop
