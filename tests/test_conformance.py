@@ -287,6 +287,23 @@ def test_non_finite_activation(engine, dtype, activation):
     assert_same_meaning(engine, A, notes_activation(np.tile(z[0].astype(np.float64), (3, 1)), activation), dtype)
 
 
+def test_non_finite_softmax_output(engine, dtype):
+    """A row with NaN, or with inf, -inf or all -inf (inf - inf in the shift), is NaN throughout."""
+    z = np.array([[np.nan, 1, 2], [np.inf, 1, 2], [-np.inf, 1, 2], [-np.inf] * 3, [40, -40, 0]], dtype)
+    with np.errstate(invalid="ignore"):
+        e = np.exp(z - z.max(axis=1, keepdims=True))  # the notes' softmax, shifted by the row's max
+        expected = e / e.sum(axis=1, keepdims=True)
+        assert_same_meaning(engine, engine.activation(engine.asarray(z), "softmax"), expected, dtype)
+        Y = np.eye(3, dtype=dtype)[[0, 1, 1, 2, 0]]
+        assert_same_meaning(engine, engine.backprop_softmax_cross_entropy(engine.asarray(expected.astype(dtype)),
+                                                                          engine.asarray(Y)), expected - Y, dtype)
+        for rows in ([0], [1], [2], [3], [4]):
+            shifted = z[rows].astype(np.float64) - z[rows].max(axis=1, keepdims=True)
+            losses = np.sum(Y[rows] * (np.log(np.exp(shifted).sum(axis=1, keepdims=True)) - shifted), axis=1)
+            cost = engine.cross_entropy_cost(engine.asarray(z[rows]), engine.asarray(Y[rows]))
+            assert_same_meaning(engine, cost, np.mean(losses), dtype)
+
+
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_non_finite_backprop_activation(engine, dtype, activation):
     values = np.array([np.nan, np.inf, -np.inf, 0.0, 1.0, -0.5, 0.25])
