@@ -21,7 +21,8 @@ from .backends import (
     use,
     using,
 )
-from .errors import TrainingDiverged
+from . import errors
+from .errors import InvalidModelFile, TrainingDiverged
 from .gradcheck import gradient_check
 from .initializers import initialize_parameters
 from .network import DeepNetwork, LogisticRegression, accuracy, load
@@ -31,6 +32,7 @@ __all__ = [
     "DeepNetwork",
     "Engine",
     "EngineUnavailableError",
+    "InvalidModelFile",
     "LogisticRegression",
     "TrainingDiverged",
     "UnknownEngineError",
@@ -38,6 +40,7 @@ __all__ = [
     "accuracy",
     "datasets",
     "engines",
+    "errors",
     "get_engine",
     "gradient_check",
     "initialize_parameters",

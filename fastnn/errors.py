@@ -11,3 +11,7 @@ class UnknownEngineError(ValueError):
 
 class EngineUnavailableError(RuntimeError):
     """A known engine that cannot run on this machine (a package or a GPU is missing)."""
+
+
+class InvalidModelFile(ValueError):
+    """A file given to fastnn.load is not a valid fastnn network: the message names the path and the fault."""

@@ -5,6 +5,7 @@ internally each engine keeps examples in rows too, the notes' matrices transpose
 """
 
 import inspect
+import numbers
 
 import numpy as np
 
@@ -14,7 +15,7 @@ from .dask_inputs import is_dask_array
 from .errors import TrainingDiverged
 from .initializers import INITIALIZERS, default_init, initialize_parameters
 from .propagation import forward, from_engine, to_engine
-from .serialization import load_network, save_network
+from .serialization import invalid_file, load_network, save_network
 from .training import train
 from .validation import (
     as_float_dtype,
@@ -29,6 +30,9 @@ from .validation import (
     check_targets,
 )
 
+# fit keeps one cost per epoch: beyond this, the history alone would need gigabytes.
+MAX_EPOCHS = 10**8
+
 
 class DeepNetwork:
     """A fully connected network [n_x, n^[1], ..., n^[L-1], K]: a classifier.
@@ -41,8 +45,10 @@ class DeepNetwork:
     ----------
     layers : list of int
         Layer sizes [n_x, n^[1], ..., K]; n_x must equal the number of features of X.
-    activation : str or list of str
-        "sigmoid", "tanh", "relu" or "leaky_relu": one for every hidden layer, or one each.
+    activation : str, list of str or None
+        "sigmoid", "tanh", "relu" or "leaky_relu": one for every hidden layer, or one each;
+        None means "relu". A network without hidden layers takes none (its output unit is
+        sigmoid, or softmax for K > 1).
     learning_rate : float
         alpha in W := W - alpha dW.
     epochs : int
@@ -75,7 +81,7 @@ class DeepNetwork:
     layers_, activations_, engine_, n_features_in_, classes_
     """
 
-    def __init__(self, layers, activation="relu", *, learning_rate=0.01, epochs=100, batch_size=None,
+    def __init__(self, layers, activation=None, *, learning_rate=0.01, epochs=100, batch_size=None,
                  init="auto", shuffle=True, seed=0, engine=None, dtype=None):
         self.layers = layers
         self.activation = activation
@@ -120,7 +126,7 @@ class DeepNetwork:
         dtype = X.dtype if self.dtype is None else as_float_dtype(self.dtype)
         layers = self._layer_sizes(X.shape[1])
         Y, classes = check_targets(y, X.shape[0], layers[-1], "y", dtype=dtype)
-        activations = layer_activations(self.activation, len(layers) - 2, n_outputs=layers[-1])
+        activations = self._activations(layers)
         parameters = self._starting_parameters(layers, activations, initial_parameters, dtype)
         engine = get_engine(self.engine)
         weights, biases = to_engine(engine, parameters)
@@ -163,9 +169,11 @@ class DeepNetwork:
     def predict(self, X, threshold=0.5):
         """Return the predicted labels, shape (m,).
 
-        One output unit: 1 where y_hat > threshold, else 0. K classes: the class of highest
-        probability, as classes_ lists it (`threshold` does not apply).
+        One output unit: 1 where y_hat > threshold (a number from 0 to 1), else 0. K classes:
+        the class of highest probability, as classes_ lists it (`threshold` does not apply).
         """
+        if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not 0 <= threshold <= 1:
+            raise ValueError(f"threshold: expected a number from 0 to 1, got {threshold!r}")
         proba = self.predict_proba(X)
         if proba.ndim == 1:
             return (proba > threshold).astype(np.int64)
@@ -224,12 +232,30 @@ class DeepNetwork:
 
     @classmethod
     def load(cls, path, engine=None):
-        """Return a trained network read from `path`, ready to predict on `engine`."""
-        parameters, layers, activations, model, settings, classes = load_network(path)
-        if model != cls.__name__:
-            raise ValueError(f"path: holds a {model}, not a {cls.__name__}: use fastnn.load(path)")
-        network = cls(**settings, engine=engine)
-        network._set_fitted(parameters, layers, [None] + activations, get_engine(engine), [], classes)
+        """Return a trained network read from `path`, ready to predict on `engine`.
+
+        Every part of the file is checked first: a file that is not one `save` wrote raises
+        fastnn.errors.InvalidModelFile, naming the path and what is wrong.
+        """
+        return _load(path, engine, expected=cls)
+
+    @classmethod
+    def _from_settings(cls, path, settings, layers, activations, dtype):
+        """The estimator a file's settings describe, checked as fit checks them and against its weights."""
+        try:
+            unknown = sorted(set(settings) - (set(_init_parameter_names(cls)) - {"engine"}))
+            if unknown:
+                raise ValueError(f"settings: unknown {', '.join(map(repr, unknown))} for a {cls.__name__}")
+            network = cls(**settings)
+            network._check_hyperparameters()
+            if network._layer_sizes(layers[0]) != layers:
+                raise ValueError(f"settings: layers {network.layers!r} do not match the weights' layers {layers}")
+            if network._activations(layers)[1:] != activations:
+                raise ValueError(f"settings: activation {network.activation!r} does not match the layers' {activations}")
+            if network.dtype is not None and as_float_dtype(network.dtype) != dtype:
+                raise ValueError(f"settings: dtype {network.dtype!r} does not match the weights' {dtype}")
+        except (ValueError, TypeError) as error:
+            raise invalid_file(path, error) from None
         return network
 
     # -- helpers -----------------------------------------------------------------------
@@ -249,6 +275,16 @@ class DeepNetwork:
             )
         return layers
 
+    def _activations(self, layers):
+        """[None, g^[1], ..., g^[L]] for `layers`; an activation given without a hidden layer is refused."""
+        activation = self.activation
+        if len(layers) == 2 and not (activation is None or (isinstance(activation, (list, tuple)) and not activation)):
+            raise ValueError(
+                f"activation: layers {layers} have no hidden layer, so no activation applies (the output "
+                f"unit's is fixed); leave it None, got {activation!r}"
+            )
+        return layer_activations("relu" if activation is None else activation, len(layers) - 2, n_outputs=layers[-1])
+
     def _starting_parameters(self, layers, activations, initial_parameters, dtype):
         if initial_parameters is None:
             init = default_init(activations) if self.init == "auto" else self.init
@@ -258,10 +294,16 @@ class DeepNetwork:
     def _check_hyperparameters(self):
         check_positive(self.learning_rate, "learning_rate")
         check_positive(self.epochs, "epochs", integer=True)
+        if self.epochs > MAX_EPOCHS:
+            raise ValueError(f"epochs: expected at most {MAX_EPOCHS:,} (one cost is kept per epoch), got {self.epochs!r}")
         check_seed(self.seed)
         if self.batch_size is not None:
             check_positive(self.batch_size, "batch_size", integer=True)
-        if self.init not in (*INITIALIZERS, "auto"):
+        if not isinstance(self.shuffle, (bool, np.bool_)):
+            raise ValueError(f"shuffle: expected True or False, got {self.shuffle!r}")
+        if self.dtype is not None:
+            as_float_dtype(self.dtype)
+        if not isinstance(self.init, str) or self.init not in (*INITIALIZERS, "auto"):
             raise ValueError(f"init: expected one of {', '.join(map(repr, (*INITIALIZERS, 'auto')))}, got {self.init!r}")
         if not (self.engine is None or isinstance(self.engine, (str, Engine))):
             raise ValueError(f"engine: expected a name such as 'numba', an Engine or None, got {self.engine!r}")
@@ -294,7 +336,7 @@ class LogisticRegression(DeepNetwork):
 
     def __init__(self, *, learning_rate=0.01, epochs=100, batch_size=None, init="small", shuffle=True,
                  seed=0, engine=None, dtype=None):
-        super().__init__(None, "sigmoid", learning_rate=learning_rate, epochs=epochs, batch_size=batch_size,
+        super().__init__(None, None, learning_rate=learning_rate, epochs=epochs, batch_size=batch_size,
                          init=init, shuffle=shuffle, seed=seed, engine=engine, dtype=dtype)
 
     def _layer_sizes(self, n_features):
@@ -321,11 +363,26 @@ MODEL_CLASSES = {cls.__name__: cls for cls in (DeepNetwork, LogisticRegression)}
 
 
 def load(path, engine=None):
-    """Return the network saved at `path` (DeepNetwork or LogisticRegression), ready to predict on `engine`."""
-    model = load_network(path)[3]
+    """Return the network saved at `path` (DeepNetwork or LogisticRegression), ready to predict on `engine`.
+
+    A file that is not one `save` wrote raises fastnn.errors.InvalidModelFile naming the
+    path and what is wrong; a missing file raises FileNotFoundError.
+    """
+    return _load(path, engine)
+
+
+def _load(path, engine, expected=None):
+    """The estimator saved at `path`, every part checked; `expected` is the class it must be."""
+    parameters, layers, activations, model, settings, classes = load_network(path)
     if model not in MODEL_CLASSES:
-        raise ValueError(f"path: expected a saved {' or '.join(MODEL_CLASSES)}, got {model!r}")
-    return MODEL_CLASSES[model].load(path, engine=engine)
+        raise invalid_file(path, f"model: expected {' or '.join(map(repr, MODEL_CLASSES))}, got {model!r}")
+    cls = MODEL_CLASSES[model]
+    if expected is not None and cls is not expected:
+        raise ValueError(f"path: holds a {model}, not a {expected.__name__}: use fastnn.load(path)")
+    network = cls._from_settings(path, settings, layers, activations, parameters["W1"].dtype)
+    network.engine = engine
+    network._set_fitted(parameters, layers, [None] + activations, get_engine(engine), [], classes)
+    return network
 
 
 def accuracy(y_true, y_pred):

@@ -2,6 +2,7 @@
 expected and what came. Checks never modify what the user passed in."""
 
 import numbers
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -24,7 +25,8 @@ def check_features(X, argument="X", dtype=None, cast=True):
 
     float32 and float64 are kept (no copy); other numeric types become float64, or `dtype`.
     With cast=False a float X of another precision than `dtype` is returned uncast (no
-    copy), after checking that every value fits `dtype`.
+    copy), after checking that every value fits `dtype`. Values so large that a layer's
+    weighted sum of one row could overflow the dtype are refused.
     """
     X = _numeric_array(X, argument)
     if X.ndim != 2:
@@ -36,20 +38,48 @@ def check_features(X, argument="X", dtype=None, cast=True):
         raise ValueError(f"{argument}: expected at least one example and one feature, got shape {X.shape}")
     target = dtype if dtype is not None else (X.dtype if X.dtype in FLOAT_DTYPES else np.float64)
     if not cast and X.dtype in FLOAT_DTYPES:
-        check_finite(X, argument)
-        _check_range(X, target, argument)
+        check_scale(X, X, argument, dtype=target)
         return X
-    X = np.asarray(X, dtype=target)
-    check_finite(X, argument)
-    return X
+    with np.errstate(over="ignore"):  # a value too large for `target` becomes inf: reported below
+        converted = np.asarray(X, dtype=target)
+    check_scale(converted, X, argument)
+    return converted
 
 
-def _check_range(X, dtype, argument):
-    """Raise if a value of X would overflow to inf in `dtype` (float64 given for float32)."""
-    limit = np.finfo(dtype).max
-    if np.finfo(X.dtype).max > limit and (np.max(X) > limit or np.min(X) < -limit):
-        raise ValueError(f"{argument}: expected values that fit {np.dtype(dtype).name} (|x| <= {limit:.4g}), "
-                         f"got values from {np.min(X):.4g} to {np.max(X):.4g}")
+def check_scale(X, given, argument="X", dtype=None):
+    """Raise unless every value of X is finite and max|x| * n_features fits `dtype` (X's by default).
+
+    That product bounds the sum a layer with weights of size 1 forms from one row, so
+    beyond it training overflows whatever the learning rate. `given` is X before its
+    conversion to this dtype, so a value the conversion overflowed is reported as such.
+    """
+    dtype = np.dtype(X.dtype if dtype is None else dtype)
+    with np.errstate(invalid="ignore"):
+        largest = max(abs(float(np.max(X))), abs(float(np.min(X))))  # NaN propagates through both
+    limit = float(np.finfo(dtype).max)
+    if np.isfinite(largest) and largest * X.shape[1] <= limit:
+        return
+    finite = np.isfinite(X)
+    if not finite.all():
+        where = tuple(int(i) for i in np.argwhere(~finite)[0])
+        if np.isfinite(given[where]):
+            _overflow(given[where], where, dtype, argument)
+        check_finite(X, argument)
+    if largest > limit:  # X kept uncast: a value `dtype` cannot hold
+        where = tuple(int(i) for i in np.argwhere(np.abs(X) > limit)[0])
+        _overflow(X[where], where, dtype, argument)
+    raise ValueError(
+        f"{argument}: values up to {largest:.4g} overflow {dtype}: a layer sums {X.shape[1]} of them "
+        f"weighted, which can pass the largest {dtype} ({limit:.4g}); rescale {argument} "
+        "(e.g. standardise each column)"
+    )
+
+
+def _overflow(value, where, dtype, argument):
+    raise ValueError(
+        f"{argument}: the value {value.item()!r} at index {where} overflows {dtype} (largest "
+        f"{float(np.finfo(dtype).max):.4g}); use dtype='float64' or rescale {argument}"
+    )
 
 
 def check_labels(y, m, argument="y", dtype=np.float64):
@@ -196,7 +226,9 @@ def check_layers(layers, argument="layers"):
 
     The output size K is 1 for the notes' binary classifier, or the number of classes.
     """
-    if isinstance(layers, (str, bytes)) or not hasattr(layers, "__len__") or len(layers) < 2:
+    if isinstance(layers, np.ndarray) and layers.ndim == 1:
+        layers = layers.tolist()
+    if isinstance(layers, (str, bytes)) or not isinstance(layers, Sequence) or len(layers) < 2:
         raise ValueError(f"{argument}: expected sizes [n_x, n_1, ..., K] (at least two), got {layers!r}")
     for size in layers:
         if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size <= 0:
@@ -214,6 +246,8 @@ def layers_of(parameters, n_x, argument="parameters"):
 
 def check_parameters(parameters, layers, dtype, argument="parameters"):
     """Return copies of W^[l], b^[l] as `dtype` after checking their shapes against `layers`."""
+    if not isinstance(parameters, Mapping):
+        raise TypeError(f"{argument}: expected a dict {{'W1': ..., 'b1': ..., ...}}, got {type(parameters).__name__} {short_repr(parameters)}")
     expected = {f"{kind}{l}" for l in range(1, len(layers)) for kind in "Wb"}
     unexpected = sorted(set(parameters) - expected)
     if unexpected:
@@ -223,12 +257,18 @@ def check_parameters(parameters, layers, dtype, argument="parameters"):
         for key, shape in ((f"W{l}", (layers[l], layers[l - 1])), (f"b{l}", (layers[l], 1))):
             if key not in parameters:
                 raise ValueError(f"{argument}: missing {key!r} (expected keys W1, b1, ..., W{len(layers) - 1}, b{len(layers) - 1})")
-            value = np.array(parameters[key], dtype=dtype)
+            value = _numeric_array(parameters[key], f"{argument}[{key!r}]").astype(dtype)
             if value.shape != shape:
                 raise ValueError(f"{argument}[{key!r}]: expected shape {shape}, got {value.shape}")
             check_finite(value, f"{argument}[{key!r}]")
             checked[key] = value
     return checked
+
+
+def short_repr(value, limit=80):
+    """repr(value), cut to `limit` characters for an error message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _numeric_array(x, argument):

@@ -104,7 +104,7 @@ def test_save_and_load_round_trip_on_another_engine(tmp_path, digits):
 def test_loading_a_foreign_file_fails_clearly(tmp_path):
     path = tmp_path / "other.npz"
     np.savez(path, W1=np.zeros((2, 2)))
-    with pytest.raises(ValueError, match="not a fastnn network file"):
+    with pytest.raises(fastnn.InvalidModelFile, match="not a valid fastnn network file: it has no __header__"):
         fastnn.load(path)
 
 

@@ -47,7 +47,7 @@ def test_bad_labels(y, message):
     (dict(epochs=0), r"epochs: expected a positive integer, got 0"),
     (dict(learning_rate=float("inf")), r"learning_rate: expected a positive number, got inf"),
     (dict(dtype="bogus"), r"dtype: expected float32 or float64, got 'bogus'"),
-    (dict(activation=None), r"activation: expected a name or a list of 1 names, got None"),
+    (dict(activation=5), r"activation: expected a name or a list of 1 names, got 5"),
     (dict(layers=[4, 2, 1]), r"layers: the first size is n_x, the number of features, so expected 3 \(from X's 3 columns\), got 4"),
     (dict(layers=[3, 2, 3]), r"y: the labels hold 2 classes \(0, 1\), but the output layer has 3 units; "
                              r"expected one unit per class \(layers ending in 2\)"),

@@ -62,6 +62,17 @@ class Engine:
     def __repr__(self):
         return f"<fastnn engine {self.name!r} on {self.device}>"
 
+    def __reduce__(self):
+        """Pickle (and deepcopy) an engine as its name and options: unpickling asks the registry
+        for that engine, so thread-local buffers and device handles are never copied."""
+        from .registry import engine_by_name
+
+        return engine_by_name, (self.name, self._options())
+
+    def _options(self):
+        """The constructor options that make this instance what it is (none for CPU engines)."""
+        return {}
+
     # -- moving data -------------------------------------------------------------------
 
     def asarray(self, x, dtype=None):

@@ -258,6 +258,9 @@ class CupyEngine(Engine):
         self._stream = None  # the non-blocking stream every graph is recorded on, made once
         self._cublas = None  # (cublas.Handle bound to that stream, its workspace) or (None, why not)
 
+    def _options(self):
+        return {"device": self._device, "graph": self._graph}
+
     @classmethod
     def unavailable_reason(cls):
         """Why CuPy cannot run here (a sentence saying what to do), or None if it can."""

@@ -79,6 +79,11 @@ def get_engine(engine=None, **options):
     return _instance(name, options, argument)
 
 
+def engine_by_name(name, options):
+    """The engine `name` with constructor `options`: how a pickled engine is restored."""
+    return get_engine(name, **options)
+
+
 def use(engine, **options):
     """Make `engine` the global default for this process and return the instance.
 
