@@ -35,7 +35,8 @@ def train(engine, weights, biases, activations, X, Y, *, learning_rate, epochs, 
             for epoch in range(epochs):
                 engine.store(epoch_costs, epoch, loop.run_epoch(rng if shuffle else None))
                 if (epoch + 1) % report_every == 0 or epoch + 1 == epochs:
-                    if _report(engine, epoch_costs[len(history):epoch + 1], history, learning_rate, callback):
+                    if _report(engine, epoch_costs[len(history):epoch + 1], history, learning_rate, callback,
+                               loop.start_cost):
                         break
                     bar.update(epoch + 1, history[-1])
     finally:
@@ -43,17 +44,28 @@ def train(engine, weights, biases, activations, X, Y, *, learning_rate, epochs, 
     return history
 
 
-def _report(engine, new_costs, history, learning_rate, callback):
-    """Read new epoch costs back, stop on NaN/inf, run the callback; True means stop early.
+# The divergence rule: a run has diverged once an epoch's cost is NaN or inf, or exceeds
+# DIVERGENCE_FACTOR times the starting cost: that of the first batch, before any update (at
+# least ln 2, the cost of predicting 1/2). Sigmoid and tanh saturate, so their cost stays
+# finite while the weights run away (a learning rate of 1e6 gives costs 1e4-1e6 times the
+# start); healthy runs that wobble upward, even 5x, stay far below the factor.
+DIVERGENCE_FACTOR = 100.0
+
+
+def _report(engine, new_costs, history, learning_rate, callback, start_cost):
+    """Read new epoch costs back, stop on divergence (the rule above), run the callback; True means stop early.
 
     Every epoch already run is kept in history, so history always matches the weights.
+    `start_cost()` returns the rule's starting cost.
     """
     stop = False
+    start = max(start_cost(), np.log(2))
     for cost in engine.to_numpy(new_costs).tolist():
         history.append(cost)
-        if not np.isfinite(cost):
+        if not cost <= DIVERGENCE_FACTOR * start:  # also true for NaN
+            grown = "" if not np.isfinite(cost) else f" ({cost / start:.3g} times its start)"
             raise TrainingDiverged(
-                f"training diverged: the cost became {cost} at epoch {len(history)} "
+                f"training diverged: the cost became {cost:.6g}{grown} at epoch {len(history)} "
                 f"(learning_rate={learning_rate}); try a smaller learning rate, such as {learning_rate / 10:g}"
             )
         if callback is not None and not stop:
@@ -78,12 +90,24 @@ class _Loop:
         self.batch_fractions = engine.asarray(fractions.astype(self.dtype))
         self.batch_costs = engine.empty(fractions.shape, self.dtype)
         self.rows_in_order = None
+        self._start_cost = None
+
+    def start_cost(self):
+        """The first batch's cost, before any update (read back once): the divergence rule's reference."""
+        if not isinstance(self._start_cost, float):
+            self._start_cost = float(self.engine.to_numpy(self._start_cost))
+        return self._start_cost
+
+    def _keep_start_cost(self, workspace):
+        if self._start_cost is None:  # a copy on the engine: the next step overwrites workspace.cost
+            self._start_cost = self.engine.copy(workspace.cost)
 
     def run_epoch(self, rng):
         """One pass over the data (shuffled when `rng` is given); returns its mean cost on the engine."""
         if self.batch_size == self.m:
             workspace, step = self._step_for(self.m)
             step()
+            self._keep_start_cost(workspace)
             return workspace.cost
         rows = self.engine.asarray(rng.permutation(self.m)) if rng is not None else self._rows_in_order()
         for batch, start in enumerate(range(0, self.m, self.batch_size)):
@@ -92,6 +116,7 @@ class _Loop:
             self.engine.take_rows(self.X, batch_rows, out=workspace.X)
             self.engine.take_rows(self.Y, batch_rows, out=workspace.Y)
             step()
+            self._keep_start_cost(workspace)
             self.engine.store(self.batch_costs, batch, workspace.cost)
         return self.engine.weighted_sum(self.batch_costs, self.batch_fractions)
 
