@@ -26,6 +26,7 @@ import time
 import numpy as np
 
 from .backends import engine_class, get_engine
+from .cli import output_path, png_path, report_errors
 from .backends.registry import ENGINE_CLASSES
 from .machine import cpu_caches, cpu_snapshot, others_cores, usable_cores
 
@@ -524,13 +525,15 @@ def count(text):
     """An element count from the command line: 1000000, 1_000_000, 1e6 or 10**6."""
     try:
         if "**" in text:
-            base, power = text.split("**")
-            value = int(base) ** int(power)
+            base, power = (int(part) for part in text.split("**"))
+            # Judge the size from its logarithm: 10**100000000 would take minutes to build.
+            too_big = base < 0 or power < 0 or (base > 1 and power * math.log10(base) > math.log10(MAX_N) + 1)
+            value = math.inf if too_big else base ** power
         else:
             value = float(text.replace("_", ""))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number of elements such as 1e6, got {text!r}") from None
-    if value != int(value) or not 1 <= value <= MAX_N:
+    if not math.isfinite(value) or value != int(value) or not 1 <= value <= MAX_N:
         raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 10^8, got {text!r}")
     return int(value)
 
@@ -542,43 +545,59 @@ def add_arguments(parser):
     parser.add_argument("--engines", nargs="+", metavar="NAME",
                         help=f"engines to time, from {', '.join(ENGINE_CLASSES)} (default: all that run here)")
     parser.add_argument("--dtypes", nargs="+", choices=DTYPES, default=list(DTYPES))
-    parser.add_argument("--repeats", type=int, help="samples per median (default 7, --quick 3)")
+    parser.add_argument("--repeats", type=_positive_int, help="samples per median (default 7, --quick 3)")
     parser.add_argument("--quick", action="store_true", help="fewer, shorter samples: a result in seconds")
     parser.add_argument("--loop-max", type=count, metavar="N",
                         help="time slow loops on at most N elements and scale (default 1e6, --quick 1e5)")
-    parser.add_argument("--json", metavar="FILE", help="write every raw figure and the machine description")
-    parser.add_argument("--plot", metavar="FILE.png", help="write a log-scale chart (needs matplotlib)")
+    parser.add_argument("--json", metavar="FILE", type=output_path,
+                        help="write every raw figure and the machine description")
+    parser.add_argument("--plot", metavar="FILE.png", type=png_path, help="write a log-scale chart (needs matplotlib)")
     return parser
 
 
+def _positive_int(text):
+    """--repeats: a positive whole number."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
 def run(args):
-    """Run ``fastnn bench`` with parsed `args`; print the table; return the exit status."""
+    """Run ``fastnn bench`` with parsed `args`; print the table; return the exit status (as fastnn's CLI)."""
+    return report_errors("bench", _run, args)
+
+
+def _run(args):
     settings = dict(n=args.n, engines=args.engines, dtypes=args.dtypes,
                     repeats=(3 if args.quick else 7) if args.repeats is None else args.repeats,
                     loop_max=args.loop_max or (10**5 if args.quick else NOTES_N),
                     loop_budget=0.1 if args.quick else 1.0, pause=0.03 if args.quick else 0.12)
-    try:
-        if args.engines is None:
-            for name, reason in available_engines()[1].items():
-                print(f"fastnn bench: skipping engine {name!r}: {reason}", file=sys.stderr)
-        results = compare_dot(**settings, progress=sys.stderr)
-        print(format_table(results))
-        if args.json:
-            write_json(results, args.json, settings)
-            print(f"wrote {args.json}")
-        if args.plot:
-            plot(results, args.plot)
-            print(f"wrote {args.plot}")
-    except (ValueError, RuntimeError, OSError) as error:
-        print(f"fastnn bench: error: {error}", file=sys.stderr)
-        return 2
+    if args.engines is None:
+        for name, reason in available_engines()[1].items():
+            print(f"fastnn bench: skipping engine {name!r}: {reason}", file=sys.stderr)
+    else:  # unknown or unavailable engines are refused before any timing
+        for name in args.engines:
+            get_engine(name)
+    results = compare_dot(**settings, progress=sys.stderr)
+    print(format_table(results))
+    if args.json:
+        write_json(results, args.json, settings)
+        print(f"wrote {args.json}")
+    if args.plot:
+        plot(results, args.plot)
+        print(f"wrote {args.plot}")
     return 0
 
 
 def main(argv=None):
     """``python -m fastnn.bench``: the same as ``fastnn bench``."""
-    parser = add_arguments(argparse.ArgumentParser(prog="fastnn bench", description=__doc__.splitlines()[0]))
-    return run(parser.parse_args(argv))
+    from .cli import main as cli_main
+
+    return cli_main(["bench", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

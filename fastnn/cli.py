@@ -1,7 +1,15 @@
-"""The ``fastnn`` command: info, train, bench, and demo (the README's main job)."""
+"""The ``fastnn`` command: info, train, bench, and demo (the README's main job).
+
+Exit status, the same in every subcommand: 0 on success; 2 for a usage error (a bad
+option, an unknown engine name, a path that cannot be written), found before any work
+starts; 1 for a failure while running (a diverged run, an engine that cannot run here, a
+full disk). Either way the error is one line on stderr, never a traceback.
+"""
 
 import argparse
+import contextlib
 import importlib.util
+import os
 import sys
 import time
 
@@ -11,6 +19,13 @@ from ._version import __version__
 from .activations import ACTIVATIONS
 from .datasets import DATASETS
 from .initializers import INITIALIZERS
+from .serialization import target_path
+
+USAGE_STATUS, RUNTIME_STATUS, INTERRUPTED_STATUS = 2, 1, 130
+
+
+class UsageError(ValueError):
+    """A command line that cannot work, found before any work started (exit status 2)."""
 
 
 def main(argv=None):
@@ -19,12 +34,33 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if not hasattr(args, "run"):
         parser.print_help()
-        return 2
+        return USAGE_STATUS
+    return report_errors(args.command, args.run, args)
+
+
+def report_errors(command, run, args):
+    """Return run(args), or print an error as one line and return its exit status (see above)."""
+    from .backends import UnknownEngineError
+
     try:
-        return args.run(args)
-    except (ValueError, TypeError, RuntimeError, ImportError, FloatingPointError) as error:
-        print(f"fastnn {args.command}: error: {error}", file=sys.stderr)
-        return 1
+        return run(args)
+    except (UsageError, UnknownEngineError) as error:
+        status, message = USAGE_STATUS, f"error: {error}"
+    except (ValueError, TypeError, RuntimeError, ImportError, FloatingPointError, OSError) as error:
+        status, message = RUNTIME_STATUS, f"error: {error}"
+    except KeyboardInterrupt:
+        status, message = INTERRUPTED_STATUS, "interrupted"
+    print(f"fastnn {command}: {message}", file=sys.stderr)
+    return status
+
+
+@contextlib.contextmanager
+def usage_checks():
+    """Turn the ValueErrors and TypeErrors of checks made before any work into UsageErrors."""
+    try:
+        yield
+    except (ValueError, TypeError) as error:
+        raise UsageError(str(error)) from None
 
 
 def _parser():
@@ -60,7 +96,8 @@ def add_train_arguments(parser):
     parser.add_argument("--engine", default=None, help="numpy, numba, cupy or auto (default: $FASTNN_ENGINE, else auto)")
     parser.add_argument("--hidden", default="16,8", type=_layer_sizes,
                         help="hidden layer sizes n^[1],...,n^[L-1], comma-separated; '' for logistic regression")
-    parser.add_argument("--activation", default="relu", choices=ACTIVATIONS, help="hidden activation")
+    parser.add_argument("--activation", default=None, choices=ACTIVATIONS,
+                        help="hidden activation (default relu; none without hidden layers)")
     parser.add_argument("--learning-rate", type=_positive(float), default=0.1)
     parser.add_argument("--epochs", type=_positive(int), default=300)
     parser.add_argument("--batch-size", type=_positive(int), default=None, help="mini-batch size (default: full batch)")
@@ -68,8 +105,8 @@ def add_train_arguments(parser):
                         help="small (the notes' randn * 0.01), he, xavier or auto (per layer: He for ReLUs)")
     parser.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--save", metavar="FILE.npz", help="save the trained network")
-    parser.add_argument("--plot", metavar="FILE.png", type=_png_path, help="draw the cost curve (needs matplotlib)")
+    parser.add_argument("--save", metavar="FILE.npz", type=save_path, help="save the trained network")
+    parser.add_argument("--plot", metavar="FILE.png", type=png_path, help="draw the cost curve (needs matplotlib)")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
     parser.add_argument("--data", metavar="PATH", default=None,
                         help="train on your own data, read block by block with Dask: a .zarr group or a folder of "
@@ -117,11 +154,30 @@ def _positive(kind):
     return parse
 
 
-def _png_path(path):
-    """--plot: checked before training, so a missing matplotlib does not waste the run."""
+def output_path(path):
+    """An output file option: its folder must exist and the name must not be a folder (checked
+    when the options are read, so a typo does not waste a run)."""
+    if not path or path.endswith(("/", os.sep)) or os.path.isdir(path):
+        raise argparse.ArgumentTypeError(f"expected a file name, got the folder {path!r}")
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        raise argparse.ArgumentTypeError(f"the folder {folder!r} does not exist (for {path!r})")
+    return path
+
+
+def png_path(path):
+    """--plot: an output file, and matplotlib must be installed to draw it."""
     if importlib.util.find_spec("matplotlib") is None:
         raise argparse.ArgumentTypeError("needs matplotlib: pip install matplotlib (or pip install -e '.[plot]')")
-    return path
+    return output_path(path)
+
+
+def save_path(path):
+    """--save: the .npz file the network will be saved to (".npz" added as save adds it)."""
+    try:
+        return target_path(path, "--save")
+    except (ValueError, TypeError) as error:
+        raise argparse.ArgumentTypeError(str(error).removeprefix("--save: ")) from None
 
 
 def run_info(args):
@@ -156,22 +212,24 @@ def run_train(args):
     if args.scheduler is not None:
         raise ValueError("--scheduler: only used with --data PATH (the bundled data sets train in this process)")
     if args.classes is not None and args.dataset != "digits":
-        raise ValueError(f"--classes: only the digits data set has more than two classes, not {args.dataset!r}")
+        raise UsageError(f"--classes: only the digits data set has more than two classes, not {args.dataset!r}")
     data = datasets.load(args.dataset) if args.classes is None else datasets.load(args.dataset, classes=args.classes)
     # One sigmoid unit for the binary tasks (labels 0/1), else one softmax unit per class.
     outputs = 1 if args.classes is None else len(np.unique(data.y_train))
     layers = [data.X_train.shape[1], *args.hidden, outputs]
-    engine = get_engine(args.engine)
+    network = DeepNetwork(layers, args.activation, learning_rate=args.learning_rate, epochs=args.epochs,
+                          batch_size=args.batch_size, init=args.init, seed=args.seed, dtype=args.dtype)
+    with usage_checks():  # everything fit would refuse, refused before the data is even shown
+        network._check_hyperparameters()
+        activations = network._activations(layers)
+        engine = network.engine = get_engine(args.engine)
     print(f"data:   {data.description}")
     print(f"        {data.X_train.shape[0]} train / {data.X_test.shape[0]} test examples, "
           f"{data.X_train.shape[1]} features")
     print(f"engine: {engine.name} on {engine.device}, {args.dtype}")
-    hidden = f"hidden activation {args.activation}" if args.hidden else "logistic regression (no hidden layer)"
+    hidden = f"hidden activation {activations[1]}" if args.hidden else "logistic regression (no hidden layer)"
     print(f"network: layers {layers}, {hidden}, learning rate {args.learning_rate}, "
           f"epochs {args.epochs}, batch {args.batch_size or 'full'}")
-    network = DeepNetwork(layers, args.activation, learning_rate=args.learning_rate, epochs=args.epochs,
-                          batch_size=args.batch_size, init=args.init, seed=args.seed, engine=engine,
-                          dtype=args.dtype)
     started = time.perf_counter()
     network.fit(data.X_train, data.y_train, progress=args.progress and sys.stderr.isatty())
     seconds = time.perf_counter() - started

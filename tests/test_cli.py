@@ -40,7 +40,7 @@ def test_train_logistic_regression_on_tabular_data(capsys):
 
 
 def test_an_unknown_engine_is_one_clear_line(capsys):
-    assert main(["train", "--engine", "tpu"]) == 1
+    assert main(["train", "--engine", "tpu"]) == 2  # a usage error
     assert "engine: expected one of 'numpy', 'numba', 'cupy', 'auto', got 'tpu'" in capsys.readouterr().err
 
 
