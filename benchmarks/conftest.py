@@ -37,7 +37,8 @@ def installed_peers():
     return tuple(name for name in PEERS if importlib.util.find_spec(name) is not None)
 
 
-@pytest.fixture(params=engine_params(ENGINE_NAMES + installed_peers()))
+# Peers are not engines: only engine names go through engine_params (which looks them up).
+@pytest.fixture(params=engine_params(ENGINE_NAMES) + [pytest.param(peer, id=peer) for peer in installed_peers()])
 def contestant(request):
     """Each engine name, then each installed peer ("torch", "sklearn")."""
     name = request.param

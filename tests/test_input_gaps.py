@@ -21,7 +21,7 @@ def fit(layers=(2, 3, 1), **options):
     (dict(layers=(2, 1), activation="tanh"), ValueError, r"activation: layers \[2, 1\] have no hidden layer, so no activation applies"),
     (dict(layers=(2, 1), activation=["relu"]), ValueError, "have no hidden layer"),
     (dict(epochs=10**30), ValueError, r"epochs: expected at most 100,000,000 \(one cost is kept per epoch\), got 10{30}"),
-    (dict(init=np.array(["he", "he"])), ValueError, r"init: expected one of 'small', 'he', 'xavier', 'auto', got array"),
+    (dict(init=np.array(["he", "he"])), ValueError, r"init: expected one of 'small', .*'auto', got array"),
     (dict(init=["he", "he"]), ValueError, r"init: expected one of"),
     (dict(shuffle=np.array([True, False])), ValueError, r"shuffle: expected True or False, got array"),
     (dict(shuffle="no"), ValueError, r"shuffle: expected True or False, got 'no'"),
