@@ -17,7 +17,7 @@ def fit(layers=(2, 3, 1), **options):
 
 
 @pytest.mark.parametrize("options, error, message", [
-    (dict(layers={0: 2, 1: 3, 2: 1}), ValueError, r"layers: expected sizes \[n_x, n_1, ..., 1\] \(at least two\), got \{0: 2"),
+    (dict(layers={0: 2, 1: 3, 2: 1}), ValueError, r"layers: expected sizes \[n_x, n_1, ..., K\] \(at least two\), got \{0: 2"),
     (dict(layers=(2, 1), activation="tanh"), ValueError, r"activation: layers \[2, 1\] have no hidden layer, so no activation applies"),
     (dict(layers=(2, 1), activation=["relu"]), ValueError, "have no hidden layer"),
     (dict(epochs=10**30), ValueError, r"epochs: expected at most 100,000,000 \(one cost is kept per epoch\), got 10{30}"),

@@ -300,3 +300,46 @@ def test_sklearn_clone_gives_an_unfitted_twin_that_trains_the_same():
     twin.fit(X, Y)
     assert twin.history_ == net.history_
     np.testing.assert_array_equal(twin.predict_proba(X), net.predict_proba(X))
+
+
+# -- K-class networks store their class labels ------------------------------------------
+
+LABELS = np.array(["cat", "dog", "eel"])[np.arange(40) % 3]
+
+
+def _softmax_file(tmp_path):
+    net = DeepNetwork([2, 4, 3], "tanh", epochs=3, engine="numpy").fit(X, LABELS)
+    path = net.save(tmp_path / "k.npz")
+    with np.load(path) as data:
+        arrays = {name: data[name] for name in data.files}
+    return net, path, arrays
+
+
+def test_a_k_class_network_round_trips_with_its_labels(tmp_path):
+    net, path, _ = _softmax_file(tmp_path)
+    loaded = fastnn.load(path, engine="numpy")
+    assert list(loaded.classes_) == ["cat", "dog", "eel"] and loaded.activations_[-1] == "softmax"
+    np.testing.assert_array_equal(loaded.predict(X), net.predict(X))
+
+
+@pytest.mark.parametrize("change, fault", [
+    (lambda a: a.update(__classes__=np.array(["cat", "cat", "eel"])), "__classes__: expected 3 distinct labels"),
+    (lambda a: a.update(__classes__=np.array([0.0, 1.0])), "__classes__: expected 3 distinct labels"),
+    (lambda a: a.update(__classes__=np.array([0.0, np.nan, 1.0])), "__classes__: expected 3 distinct labels"),
+    (lambda a: a.pop("__classes__"), "__classes__: expected 3 distinct labels .* got none"),
+])
+def test_bad_class_labels_are_refused(tmp_path, change, fault):
+    _, path, arrays = _softmax_file(tmp_path)
+    change(arrays)
+    bad = tmp_path / "bad.npz"
+    _write(bad, arrays)
+    with pytest.raises(InvalidModelFile, match=fault):
+        fastnn.load(bad)
+
+
+def test_a_binary_file_with_class_labels_is_refused(tmp_path):
+    arrays, header = _good_arrays(tmp_path)
+    path = tmp_path / "bad.npz"
+    _write(path, {**arrays, "__classes__": np.array([0, 1])}, header)
+    with pytest.raises(InvalidModelFile, match="one output unit stores no classes"):
+        fastnn.load(path)
