@@ -18,7 +18,6 @@ import time
 
 import numpy as np
 
-from .activations import layer_activations
 from .backends import Engine, get_engine
 from .blocks import add_sums, check_block, gradient_sums, predict_proba_block
 from .checkpoints import load_checkpoint, save_checkpoint
@@ -37,7 +36,7 @@ def fit_dask(network, X, y, *, client=None, initial_parameters=None, callback=No
     dtype = training_dtype(X, None if network.dtype is None else as_float_dtype(network.dtype))
     X, y = aligned_blocks(X, y)
     layers = network._layer_sizes(X.shape[1])
-    activations = layer_activations(network.activation, len(layers) - 2, n_outputs=layers[-1])
+    activations = network._activations(layers)  # as fit: None means relu, none without hidden layers
     if resume is not None:
         parameters, history = load_checkpoint(resume)
         parameters = check_parameters(parameters, layers, dtype, "resume")

@@ -52,16 +52,17 @@ def train(engine, weights, biases, activations, X, Y, *, learning_rate, epochs, 
 DIVERGENCE_FACTOR = 100.0
 
 
-def _report(engine, new_costs, history, learning_rate, callback, start_cost):
+def _report(engine, new_costs, history, learning_rate, callback, start_cost=None):
     """Read new epoch costs back, stop on divergence (the rule above), run the callback; True means stop early.
 
     Every epoch already run is kept in history, so history always matches the weights.
-    `start_cost()` returns the rule's starting cost.
+    `start_cost()` returns the rule's starting cost; without it, the first epoch's cost is used.
     """
     stop = False
-    start = max(start_cost(), np.log(2))
+    start = None if start_cost is None else max(start_cost(), np.log(2))
     for cost in engine.to_numpy(new_costs).tolist():
         history.append(cost)
+        start = max(history[0], np.log(2)) if start is None else start
         if not cost <= DIVERGENCE_FACTOR * start:  # also true for NaN
             grown = "" if not np.isfinite(cost) else f" ({cost / start:.3g} times its start)"
             raise TrainingDiverged(
