@@ -4,6 +4,7 @@
     python3 tasks.py demo    # the main job: train on real digits, then the timing demo
     python3 tasks.py test    # every test, plus the benchmark suite in its fast mode
     python3 tasks.py bench   # the full pytest-benchmark suite (slow; real timings)
+    python3 tasks.py peers   # checks against PyTorch (installs the peers extra: torch CPU, large)
 
 Each creates .venv beside this file on first use and installs fastnn into it.
 """
@@ -18,11 +19,14 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 PYTHON = VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 EXTRAS = ".[test]"  # test pulls in the data, plotting and CUDA-compile-check packages
+# Commands whose checks need more than the test extra (PyTorch is a large download).
+COMMAND_EXTRAS = {"peers": ".[test,peers]"}
 
 COMMANDS = {
     "demo": ["-m", "fastnn", "demo"],
     "test": ["-m", "pytest", "tests", "benchmarks", "--benchmark-disable", "-q"],
     "bench": ["-m", "pytest", "benchmarks", "--benchmark-only", "--benchmark-columns=min,median,max,rounds"],
+    "peers": ["-m", "pytest", "peers", "-q"],
 }
 
 
@@ -30,24 +34,28 @@ def main(argv):
     if len(argv) < 1 or argv[0] not in COMMANDS:
         print(__doc__)
         return 2
-    ensure_environment()
+    ensure_environment(COMMAND_EXTRAS.get(argv[0], EXTRAS))
     command = [str(PYTHON), *COMMANDS[argv[0]], *argv[1:]]
     return subprocess.call(command, cwd=ROOT)
 
 
-def ensure_environment():
-    """Create .venv and install fastnn with its test extras, again only when pyproject.toml changes."""
+def ensure_environment(extras=EXTRAS):
+    """Create .venv and install fastnn with `extras`; again only when pyproject.toml changes or
+    `extras` asks for more than is installed (the stamp records the hash and the extras)."""
     stamp = VENV / ".fastnn-installed"
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
-    if stamp.exists() and stamp.read_text() == wanted and PYTHON.exists():
-        return
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    wanted = set(extras[2:-1].split(","))
+    if stamp.exists() and PYTHON.exists():
+        installed_digest, _, installed = stamp.read_text().partition(" ")
+        if installed_digest == digest and wanted <= set(installed.split(",")):
+            return
     if not PYTHON.exists():
         print("creating .venv ...", flush=True)
         create_venv()
-    print(f"installing fastnn{EXTRAS[1:]} into .venv (first run only) ...", flush=True)
+    print(f"installing fastnn{extras[1:]} into .venv (first run only) ...", flush=True)
     pip = [str(PYTHON), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-    subprocess.check_call([*pip, "-e", EXTRAS], cwd=ROOT)
-    stamp.write_text(wanted)
+    subprocess.check_call([*pip, "-e", extras], cwd=ROOT)
+    stamp.write_text(f"{digest} {','.join(sorted(wanted))}")
 
 
 def create_venv():

@@ -362,7 +362,10 @@ def main(argv=None):
         iterations = args.iterations or spec["iterations"][1 if args.quick else 0]
         results = time_training(assignment, iterations, repeats, args.pause, sys.stderr)
         costs = [results[c]["cost"] for c in CONTESTANTS]
-        if not np.allclose(costs, costs[0], rtol=1e-6):  # the three must have done the same work
+        # The three must have done the same work. Not to the last bit: the planar network's
+        # 10,000 steps at learning rate 1.2 amplify libm-versus-SIMD tanh differences in the
+        # last bit to about 4e-4 of the final cost; another algorithm would miss by far more.
+        if not np.allclose(costs, costs[0], rtol=1e-3):
             raise SystemExit(f"{name}: the contestants' final costs differ: {dict(zip(CONTESTANTS, costs))}")
         training.append(dict(assignment=name, iterations=iterations, target=spec["target"], results=results))
         steps += time_steps(assignment, repeats=repeats if args.quick else 7, calls=10 if args.quick else 200)

@@ -419,6 +419,13 @@ def format_time(seconds):
             return f"{value:.3g} {unit}" if value < 100 else f"{value:.0f} {unit}"
 
 
+def format_ratio(ratio):
+    """A ratio to read at a glance: '1,848x', '12x', '1.9x', '0.26x' (never '0x' for a small one)."""
+    if ratio is None or not math.isfinite(ratio):
+        return "-"
+    return f"{ratio:,.0f}x" if ratio >= 10 else f"{ratio:.2g}x"
+
+
 def format_table(results):
     """The results as a text table, one row per (n, engine, dtype), with footnotes."""
     header = ("n", "engine", "dtype", "loop", "vectorised", "speedup", "floor", "vec/floor",
@@ -428,7 +435,7 @@ def format_table(results):
         star = "*" if r.loop_n < r.n else ""
         multiple = "-" if r.floor_multiple is None else f"{r.floor_multiple:.2f}x"
         rows.append((f"{r.n:,}", r.engine, r.dtype, format_time(r.loop_s) + star, format_time(r.vec_s),
-                     f"{r.speedup:,.0f}x", format_time(r.floor_s), multiple, format_time(r.notes_loop_s),
+                     format_ratio(r.speedup), format_time(r.floor_s), multiple, format_time(r.notes_loop_s),
                      format_time(r.notes_vec_s), format_time(r.loop_first_s) + star, format_time(r.vec_first_s)))
     widths = [max(len(row[c]) for row in rows) for c in range(len(header))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]

@@ -89,7 +89,8 @@ def _parser():
 
 def add_train_arguments(parser):
     """Options of ``fastnn train``: data, engine and the notes' hyperparameters."""
-    parser.add_argument("--dataset", default="digits", choices=tuple(DATASETS))
+    parser.add_argument("--dataset", default=None, choices=tuple(DATASETS),
+                        help="a bundled data set (default: digits); not with --data")
     parser.add_argument("--classes", default=None, type=_digit_classes,
                         help="digits only: 'all' for the ten-class task (softmax output), or digits such as "
                              "1,7 (default: 8 against 3, one sigmoid unit)")
@@ -119,8 +120,8 @@ def add_train_arguments(parser):
 def _layer_sizes(text):
     """--hidden: comma-separated positive integers, or '' for none."""
     try:
-        sizes = [int(size) for size in text.split(",") if size.strip()]
-    except ValueError:
+        sizes = [int(size) for size in text.split(",")] if text.strip() else []
+    except ValueError:  # a word, or an empty size as in '16,,8'
         sizes = [0]
     if any(size <= 0 for size in sizes):
         raise argparse.ArgumentTypeError(f"expected positive integers separated by commas, such as 16,8, got {text!r}")
@@ -210,7 +211,8 @@ def run_train(args):
     if args.data is not None:
         return run_train_dask(args)
     if args.scheduler is not None:
-        raise ValueError("--scheduler: only used with --data PATH (the bundled data sets train in this process)")
+        raise UsageError("--scheduler: only used with --data PATH (the bundled data sets train in this process)")
+    args.dataset = args.dataset or "digits"
     if args.classes is not None and args.dataset != "digits":
         raise UsageError(f"--classes: only the digits data set has more than two classes, not {args.dataset!r}")
     data = datasets.load(args.dataset) if args.classes is None else datasets.load(args.dataset, classes=args.classes)
@@ -249,6 +251,10 @@ def run_train_dask(args):
     from .dask_inputs import connect, open_dask_data
     from .network import DeepNetwork
 
+    for option, value in (("--dataset", args.dataset), ("--classes", args.classes)):
+        if value is not None:  # silently ignoring one of two data sources would train on the wrong one
+            raise UsageError(f"{option}: not with --data PATH, whose own labels decide the classes; got {option} "
+                             f"{value if isinstance(value, str) else ','.join(map(str, value))}")
     X, y = open_dask_data(args.data)
     outputs = _outputs_for(y)
     layers = [X.shape[1], *args.hidden, outputs]

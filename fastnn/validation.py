@@ -159,6 +159,11 @@ def check_class_labels(y, m, argument="y"):
         check_finite(labels, argument)
     if labels.dtype.kind not in "biufUS":
         raise TypeError(f"{argument}: expected labels that are numbers or strings, got an array of dtype {labels.dtype}")
+    if labels.dtype.kind == "f" and not np.array_equal(labels, np.round(labels)):
+        # As scikit-learn's classifiers refuse "continuous" targets: 0.5 is no class name.
+        fractional = np.unique(labels[labels != np.round(labels)])
+        raise ValueError(f"{argument}: class labels must be whole numbers or strings, got fractional values: "
+                         f"{_shown(fractional)} (these look like regression targets; fastnn classifies)")
     return labels
 
 

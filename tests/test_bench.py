@@ -180,3 +180,14 @@ def test_plot_without_matplotlib_says_how_to_get_it(monkeypatch, results):
     monkeypatch.setattr(builtins, "__import__", no_matplotlib)
     with pytest.raises(RuntimeError, match="pip install matplotlib"):
         bench.plot(results, "unused.png")
+
+
+def test_ratios_below_one_are_not_printed_as_zero():
+    """A compiled loop faster than the vectorised call reads 0.26x, not 0x."""
+    from fastnn.bench import format_ratio
+
+    assert format_ratio(0.2571) == "0.26x"
+    assert format_ratio(1.96) == "2x"
+    assert format_ratio(12.4) == "12x"
+    assert format_ratio(1848.2) == "1,848x"
+    assert format_ratio(float("nan")) == "-"

@@ -1,5 +1,6 @@
 """K-class networks as a user meets them: labels and classes_, one-hot targets, errors,
-saving, the ten-digit data, and the cost and gradient against scikit-learn and PyTorch."""
+saving, the ten-digit data, and the cost and gradient against scikit-learn's log_loss
+(PyTorch's CrossEntropyLoss: peers/test_pytorch.py, `python3 tasks.py peers`)."""
 
 import numpy as np
 import pytest
@@ -84,6 +85,7 @@ def test_the_first_cost_is_the_categorical_cross_entropy_of_the_start():
     (np.arange(29) % 3, r"y: expected 30 labels \(one per example, i.e. per row of X\), got 29"),
     (np.zeros((30, 2)), r"y: expected 30 labels of shape \(30,\), or one-hot targets"),
     (np.array([None] * 30), r"y: expected labels that are numbers or strings, got an array of dtype object"),
+    (np.arange(30) % 3 + 0.5, r"y: class labels must be whole numbers or strings, got fractional values: 0.5, 1.5, 2.5"),
 ])
 def test_bad_labels_get_clear_errors(y, message):
     X = np.random.default_rng(0).standard_normal((30, 2))
@@ -162,21 +164,6 @@ def test_cost_and_gradient_equal_scikit_learn_log_loss(engine):
     Y = np.eye(4)[labels]
     dZ = engine.to_numpy(engine.backprop_softmax_cross_entropy(engine.asarray(AL.T), engine.asarray(Y))).T
     np.testing.assert_allclose(dZ / X.shape[1], numerical, atol=1e-8)
-
-
-def test_cost_and_gradients_equal_pytorch_cross_entropy(engine):
-    torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0): "
-                                               "the comparison with CrossEntropyLoss is skipped")
-    parameters, X, labels = _softmax_problem(K=5, m=17, seed=1)
-    AL, caches = notes.forward_propagation(X, parameters, "relu", engine=engine)
-    grads = notes.backward_propagation(AL, labels, caches, engine=engine)
-    W = {k: torch.tensor(v, requires_grad=True) for k, v in parameters.items()}
-    hidden = torch.relu(torch.tensor(X.T) @ W["W1"].T + W["b1"].T)
-    loss = torch.nn.CrossEntropyLoss()(hidden @ W["W2"].T + W["b2"].T, torch.tensor(labels))
-    loss.backward()
-    assert notes.compute_cost(AL, labels, engine=engine) == pytest.approx(loss.item(), rel=1e-12)
-    for key, tensor in W.items():
-        np.testing.assert_allclose(grads["d" + key], tensor.grad.numpy(), rtol=1e-10, atol=1e-14)
 
 
 @pytest.mark.parametrize("batch_size", [5, None], ids=["short-last-batch", "full-batch"])

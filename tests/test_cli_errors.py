@@ -42,6 +42,10 @@ def assert_clean_error(stderr, command, message):
     (["--epochs", "10000000000"], "epochs: expected at most 100,000,000"),
     (["--epochs", "inf"], "argument --epochs: expected a positive integer, got 'inf'"),
     (["--learning-rate", "nan"], "argument --learning-rate: expected a positive number, got 'nan'"),
+    (["--hidden", "16,,8"], "argument --hidden: expected positive integers separated by commas, such as 16,8, got '16,,8'"),
+    (["--scheduler", "tcp://127.0.0.1:1"], "--scheduler: only used with --data PATH"),
+    (["--data", "no.zarr", "--dataset", "digits"], "--dataset: not with --data PATH"),
+    (["--data", "no.zarr", "--classes", "all"], "--classes: not with --data PATH"),
 ])
 def test_train_usage_errors_exit_2_before_training(argv, message):
     status, out, err, _ = fastnn_command(*TRAIN, *argv)

@@ -345,5 +345,5 @@ def test_fastnn_train_with_data_that_is_not_there_says_what_it_expected(tmp_path
 
     assert main(["train", "--data", str(tmp_path / "missing.zarr"), "--no-progress"]) == 1
     assert "--data: expected a .zarr group with arrays X (m, n_x) and y (m,)" in capsys.readouterr().err
-    assert main(["train", "--scheduler", "tcp://127.0.0.1:8786"]) == 1
+    assert main(["train", "--scheduler", "tcp://127.0.0.1:8786"]) == 2  # a usage error
     assert "--scheduler: only used with --data PATH" in capsys.readouterr().err
