@@ -238,12 +238,7 @@ def run_train(args):
     print_learning_curve(network.history_)
     print(f"trained in {seconds:.2f} s; train accuracy {network.score(data.X_train, data.y_train):.1%}, "
           f"test accuracy {network.score(data.X_test, data.y_test):.1%}")
-    if args.save:
-        print(f"saved the network to {network.save(args.save)}")
-    if args.plot:
-        plot_cost(network.history_, args.plot, title=f"{data.name}, {engine.name} engine")
-        print(f"wrote the cost curve to {args.plot}")
-    return 0
+    return _save_and_plot(network, args, title=f"{data.name}, {engine.name} engine")
 
 
 def run_train_dask(args):
@@ -261,7 +256,9 @@ def run_train_dask(args):
     client = connect(args.scheduler)
     try:
         where = f"the cluster at {args.scheduler}" if client is not None else "Dask's local scheduler"
-        print(f"data:   {args.data}: {X.shape[0]} examples, {X.shape[1]} features, {X.numblocks[0]} blocks")
+        blocks = X.numblocks[0]
+        print(f"data:   {args.data}: {X.shape[0]} examples, {X.shape[1]} features, "
+              f"{blocks} block{'s' if blocks != 1 else ''}")
         print(f"engine: {args.engine or 'default'} on each worker of {where}, {args.dtype}")
         print(f"network: layers {layers}, learning rate {args.learning_rate}, epochs {args.epochs}, "
               f"batch {args.batch_size or 'full'}")
@@ -276,10 +273,15 @@ def run_train_dask(args):
     finally:
         if client is not None:
             client.close()
+    return _save_and_plot(network, args, title=f"{args.data}")
+
+
+def _save_and_plot(network, args, title):
+    """--save and --plot after training (their paths were checked before it); return exit status 0."""
     if args.save:
         print(f"saved the network to {network.save(args.save)}")
     if args.plot:
-        plot_cost(network.history_, args.plot, title=f"{args.data}")
+        plot_cost(network.history_, args.plot, title=title)
         print(f"wrote the cost curve to {args.plot}")
     return 0
 
