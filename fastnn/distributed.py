@@ -192,7 +192,7 @@ class DataParallelTrainer:
         self.steps = math.ceil(self.m / self.batch_size)
         self.learning_rate, self.epochs = network.learning_rate, network.epochs
         self.seed = network.seed if network.shuffle else None
-        self.update = get_engine("numpy").sgd_update
+        self.host = get_engine("numpy")  # the update and the cost reads happen on the client, in NumPy
 
     def run(self, parameters, history, *, callback, progress, report_every, checkpoint, checkpoint_every):
         """Train from `parameters` after the epochs in `history`; return (parameters, history)."""
@@ -204,7 +204,7 @@ class DataParallelTrainer:
                     parameters, cost = self.run_epoch(parameters, epoch)
                     pending.append(cost)
                     if (epoch + 1) % report_every == 0 or epoch + 1 == self.epochs:
-                        stop = _report(get_engine("numpy"), np.array(pending), history, self.learning_rate, callback)
+                        stop = _report(self.host, np.array(pending), history, self.learning_rate, callback)
                         pending = []
                         bar.update(epoch + 1, history[-1])
                     else:
@@ -227,7 +227,7 @@ class DataParallelTrainer:
                 continue
             parameters = {key: value.copy() for key, value in parameters.items()}
             keys = list(parameters)
-            self.update([parameters[key] for key in keys], [sums[key] / m for key in keys], self.learning_rate)
+            self.host.sgd_update([parameters[key] for key in keys], [sums[key] / m for key in keys], self.learning_rate)
             loss += loss_sum
         return parameters, loss / self.m
 

@@ -121,8 +121,7 @@ class NumbaEngine(Engine):
         if activation == SOFTMAX:
             dtype = getattr(Z, "dtype", None)
             bias = None
-            if _softmax_fits(Z, out) and _ready(dtype, Z) and Z.flags.writeable \
-                    and getattr(b, "shape", None) in ((Z.shape[1], 1), (Z.shape[1],)):
+            if _softmax_fits(Z, out) and _ready(dtype, Z) and Z.flags.writeable:  # b's shape: checked above
                 bias = _contiguous(b, dtype)
             if bias is None:  # not a kernel's arrays, or a bias of another dtype
                 return super().bias_activation(Z, b, activation, out=out)
@@ -199,7 +198,7 @@ class NumbaEngine(Engine):
         # Labels are 0 or 1, exact in Z's dtype even when they come as integers or booleans.
         Y = np.ascontiguousarray(Y, dtype=dtype).reshape(-1)
         # log(1 + e^-|z|) by NumPy's SIMD exp and log1p (no SVML for a Numba loop), the rest in one pass
-        softplus = np.abs(Z)
+        softplus = np.abs(Z, out=self._scratch(Z.shape, dtype))  # reused: no allocation per step
         np.negative(softplus, out=softplus)
         np.exp(softplus, out=softplus)
         np.log1p(softplus, out=softplus)
