@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 
-from .validation import FLOAT_DTYPES
+from .validation import FLOAT_DTYPES, check_samples_first
 
 
 def is_dask_array(x):
@@ -60,6 +60,7 @@ def aligned_blocks(X, y, dtype=None):
         return X, None
     if not is_dask_array(y):
         y = np.asarray(y)
+    check_samples_first(X, y)  # before y's shape is refused: the likelier mistake, as in the in-memory fit
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim not in (1, 2) or (y.shape[0] != X.shape[0] and not np.isnan(y.shape[0])):

@@ -24,7 +24,7 @@ from .checkpoints import load_checkpoint, save_checkpoint
 from .dask_inputs import aligned_blocks, block_starts, class_labels, fits_in_memory, resolve_client, training_dtype
 from .progress import ProgressBar
 from .training import _report
-from .validation import as_float_dtype, check_parameters, check_positive
+from .validation import as_float_dtype, batch_size_for, check_class_count, check_feature_count, check_parameters, check_positive
 
 SCATTER_ATTEMPTS = 6  # about 13 s of waiting in all, for the scheduler to notice a dead worker
 
@@ -46,9 +46,8 @@ def fit_dask(network, X, y, *, client=None, initial_parameters=None, callback=No
         check_positive(checkpoint_every, "checkpoint_every", integer=True)
     with _current(client):
         classes = class_labels(y, layers[-1])
-        if classes is not None and len(classes) != layers[-1]:
-            raise ValueError(f"y: the labels hold {len(classes)} classes, but the output layer has {layers[-1]} "
-                             f"units; expected one unit per class (layers ending in {len(classes)})")
+        if classes is not None:
+            classes = check_class_count(classes, layers[-1])
         blocks = RowBlocks(client, X, y)
         try:
             blocks.check(engine_name(network.engine), dtype, layers[-1], classes)
@@ -67,8 +66,7 @@ def predict_proba_dask(network, X):
     """Return y_hat for each row of the Dask array X as a Dask array, computed block by block."""
     parameters = network._fitted_parameters()
     X, _ = aligned_blocks(X, None)
-    if X.shape[1] != network.layers_[0]:
-        raise ValueError(f"X: expected {network.layers_[0]} features per example (the network's n_x), got {X.shape[1]}")
+    check_feature_count(X, network.layers_[0])
     dtype, K = parameters["W1"].dtype, network.layers_[-1]
     arguments = (predict_proba_block, parameters, network.activations_, engine_name(network.engine), dtype)
     if K == 1:
@@ -188,7 +186,7 @@ class DataParallelTrainer:
         self.blocks, self.activations, self.engine, self.dtype = blocks, activations, engine, dtype
         self.classes = classes
         self.m = sum(blocks.rows)
-        self.batch_size = self.m if network.batch_size is None else min(network.batch_size, self.m)
+        self.batch_size = batch_size_for(network.batch_size, self.m)
         self.steps = math.ceil(self.m / self.batch_size)
         self.learning_rate, self.epochs = network.learning_rate, network.epochs
         self.seed = network.seed if network.shuffle else None
@@ -225,7 +223,9 @@ class DataParallelTrainer:
             m, loss_sum, sums = self.gradient_sums(parameters, batch)
             if m == 0:  # tiny blocks can all fall short of a share this step
                 continue
-            parameters = {key: value.copy() for key, value in parameters.items()}
+            # Updated in place, no copy: `parameters` are fit's own (check_parameters and the
+            # initializers make them, never the user's arrays), and the step's tasks that read
+            # the scattered weights have all finished once their sums are here.
             keys = list(parameters)
             self.host.sgd_update([parameters[key] for key in keys], [sums[key] / m for key in keys], self.learning_rate)
             loss += loss_sum

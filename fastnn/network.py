@@ -21,11 +21,13 @@ from .validation import (
     as_float_dtype,
     check_class_labels,
     check_class_targets,
+    check_feature_count,
     check_features,
     check_labels,
     check_layers,
     check_parameters,
     check_positive,
+    check_samples_first,
     check_seed,
     check_targets,
 )
@@ -122,7 +124,7 @@ class DeepNetwork:
                                  resume=resume)
         # A float X of another precision than dtype is kept: training casts each mini-batch.
         X = check_features(X, "X", dtype=None if self.dtype is None else as_float_dtype(self.dtype), cast=False)
-        _check_samples_first(X, y)
+        check_samples_first(X, y)
         dtype = X.dtype if self.dtype is None else as_float_dtype(self.dtype)
         layers = self._layer_sizes(X.shape[1])
         Y, classes = check_targets(y, X.shape[0], layers[-1], "y", dtype=dtype)
@@ -157,10 +159,7 @@ class DeepNetwork:
             return predict_proba_dask(self, X)
         parameters = self._fitted_parameters()
         X = check_features(X, "X", dtype=parameters["W1"].dtype)
-        if X.shape[1] != self.layers_[0]:
-            hint = ": X looks transposed, pass X.T (samples first)" if X.shape[0] == self.layers_[0] else ""
-            raise ValueError(f"X: expected {self.layers_[0]} features per example (the network's n_x), "
-                             f"got {X.shape[1]}{hint}")
+        check_feature_count(X, self.layers_[0])
         engine = self.engine_
         _, A = forward(engine, *to_engine(engine, parameters), self.activations_, engine.asarray(X))
         A = engine.to_numpy(A[-1])
@@ -396,19 +395,6 @@ def accuracy(y_true, y_pred):
 def _init_parameter_names(cls):
     """The names of `cls.__init__`'s parameters, self excluded."""
     return [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
-
-
-def _check_samples_first(X, y):
-    """Catch the course's X of shape (n_x, m) given to an estimator, which takes (m, n_x)."""
-    # One-hot targets (m, K) count their rows; labels (m,), (m, 1) or the course's (1, m) their size.
-    labels = np.shape(y)[0] if np.ndim(y) == 2 and min(np.shape(y)) > 1 else np.size(y)
-    m, n = X.shape
-    if m != labels and n == labels:
-        raise ValueError(
-            f"X: looks transposed: it has shape {X.shape} and y has {labels} labels, so its {labels} "
-            f"columns are the examples (the course's (n_x, m)); the estimators take samples first, "
-            f"X of shape (m, n_features) = ({n}, {m}): pass X.T"
-        )
 
 
 def _from_course_logistic(parameters, n_x):

@@ -11,6 +11,7 @@ from .errors import TrainingDiverged
 from .progress import ProgressBar
 from .propagation import Workspace
 from .seeding import random_generator
+from .validation import batch_size_for
 
 
 def train(engine, weights, biases, activations, X, Y, *, learning_rate, epochs, batch_size=None,
@@ -81,7 +82,7 @@ class _Loop:
         self.engine, self.X, self.Y = engine, X, Y
         self.dtype = weights[1].dtype  # the working precision; X may be wider (cast per batch)
         self.m = X.shape[0]
-        self.batch_size = self.m if batch_size is None else min(batch_size, self.m)
+        self.batch_size = batch_size_for(batch_size, self.m)
         self.units = [X.shape[1]] + [W.shape[0] for W in weights[1:]]
         self.model = (weights, biases, activations, learning_rate)
         self.steps = {}

@@ -1,6 +1,7 @@
 """Input checks for every public entry point: each error names the argument, what was
 expected and what came. Checks never modify what the user passed in."""
 
+import math
 import numbers
 from collections.abc import Mapping, Sequence
 
@@ -125,14 +126,7 @@ def check_class_targets(y, m, n_classes, argument="y", dtype=np.float64, classes
         return _check_one_hot(y, m, n_classes, argument, dtype), np.arange(n_classes)
     labels = check_class_labels(y, m, argument)
     if classes is None:
-        classes = _sorted_unique(labels, argument)
-        if classes.size < 2:
-            raise ValueError(f"{argument}: expected at least two classes, got only one: {_shown(classes)}")
-        if classes.size != n_classes:
-            raise ValueError(
-                f"{argument}: the labels hold {classes.size} classes ({_shown(classes)}), but the output layer "
-                f"has {n_classes} units; expected one unit per class (layers ending in {classes.size})"
-            )
+        classes = check_class_count(_sorted_unique(labels, argument), n_classes, argument)
     codes = np.searchsorted(classes, labels)
     known = (codes < classes.size) & (classes[np.minimum(codes, classes.size - 1)] == labels)
     if not known.all():
@@ -141,6 +135,44 @@ def check_class_targets(y, m, n_classes, argument="y", dtype=np.float64, classes
     Y = np.zeros((m, n_classes), dtype=dtype)
     Y[np.arange(m), codes] = 1
     return Y, classes
+
+
+def check_class_count(classes, n_classes, argument="y"):
+    """Return `classes` (the distinct labels, sorted) if they number n_classes, at least two; else raise."""
+    classes = np.asarray(classes)
+    if classes.size < 2:
+        raise ValueError(f"{argument}: expected at least two classes, got only one: {_shown(classes)}")
+    if classes.size != n_classes:
+        raise ValueError(
+            f"{argument}: the labels hold {classes.size} classes ({_shown(classes)}), but the output layer "
+            f"has {n_classes} units; expected one unit per class (layers ending in {classes.size})"
+        )
+    return classes
+
+
+def check_samples_first(X, y):
+    """Catch the course's X of shape (n_x, m) given to an estimator, which takes (m, n_x).
+
+    X is 2-D (a NumPy or Dask array); y the labels, (m,), (m, 1), (1, m) or one-hot (m, K).
+    """
+    # One-hot targets (m, K) count their rows; labels (m,), (m, 1) or the course's (1, m) their size.
+    shape = np.shape(y)  # a Dask y's too, without computing it
+    labels = shape[0] if len(shape) == 2 and min(shape) > 1 else math.prod(shape)
+    m, n = X.shape
+    if m != labels and n == labels:
+        raise ValueError(
+            f"X: looks transposed: it has shape {X.shape} and y has {labels} labels, so its {labels} "
+            f"columns are the examples (the course's (n_x, m)); the estimators take samples first, "
+            f"X of shape (m, n_features) = ({n}, {m}): pass X.T"
+        )
+
+
+def check_feature_count(X, n_x, argument="X"):
+    """Raise unless X (m, n) has the network's n_x features, hinting at X.T when its rows are."""
+    if X.shape[1] != n_x:
+        hint = f": {argument} looks transposed, pass {argument}.T (samples first)" if X.shape[0] == n_x else ""
+        raise ValueError(f"{argument}: expected {n_x} features per example (the network's n_x), "
+                         f"got {X.shape[1]}{hint}")
 
 
 def check_class_labels(y, m, argument="y"):
@@ -214,6 +246,11 @@ def check_positive(value, argument, integer=False):
         wanted = "a positive integer" if integer else "a positive number"
         raise ValueError(f"{argument}: expected {wanted}, got {value!r}")
     return value
+
+
+def batch_size_for(batch_size, m):
+    """The rows of one mini-batch of m examples: all m for batch_size None (full batch), else at most m."""
+    return m if batch_size is None else min(batch_size, m)
 
 
 def check_seed(seed, argument="seed"):

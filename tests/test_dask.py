@@ -122,6 +122,17 @@ def test_logistic_regression_and_leaky_relu_networks_equal_their_single_machine_
         assert_same_fit(make().fit(X, y), make().fit(Xd, y, client=client))
 
 
+def test_initial_parameters_are_not_modified_by_the_steps_that_start_from_them(client):
+    X, y = make_data()
+    start = network()._starting_parameters([5, 4, 3, 1], [None, "tanh", "tanh", "sigmoid"], None, np.float64)
+    given = {key: value.copy() for key, value in start.items()}
+    Xd = da.from_array(X, chunks=(UNEVEN_ROWS, 5))
+    actual = network(batch_size=100, epochs=2).fit(Xd, y, client=client, initial_parameters=start)
+    for key, value in given.items():
+        np.testing.assert_array_equal(start[key], value, err_msg=key)
+        assert not np.array_equal(actual.parameters_[key], value), key  # trained away from them
+
+
 def test_predict_proba_predict_and_score_run_block_by_block(client):
     X, y = make_data()
     trained = network().fit(X, y)
@@ -187,6 +198,33 @@ def test_nan_in_a_block_is_found_where_it_lives_and_named_by_block_index(client)
     y[40] = 2
     with pytest.raises(ValueError, match=r"y, block 1 \(rows 37 to 186\): labels must be 0 or 1.*2\.0"):
         network().fit(da.from_array(X, chunks=(UNEVEN_ROWS, 5)), y, client=client)
+
+
+def error_message(call):
+    """The message of the ValueError `call()` raises."""
+    with pytest.raises(ValueError) as error:
+        call()
+    return str(error.value)
+
+
+def test_samples_as_columns_get_the_in_memory_fits_looks_transposed_message(client):
+    X, y = make_data()
+    expected = error_message(lambda: network().fit(X.T, y))
+    assert "X: looks transposed" in expected
+    assert error_message(lambda: network().fit(da.from_array(X.T, chunks=(5, 100)), y, client=client)) == expected
+    trained = network(epochs=1).fit(X, y)
+    expected = error_message(lambda: trained.predict_proba(X.T))
+    assert "X looks transposed, pass X.T" in expected
+    assert error_message(lambda: trained.predict_proba(da.from_array(X.T, chunks=(5, 100)))) == expected
+
+
+def test_a_class_count_that_differs_from_the_output_units_gets_the_in_memory_fits_message(client):
+    X, _ = make_data()
+    labels = np.array(["cat", "dog", "eel"])[np.argmax(X[:, :3], axis=1)]
+    make = lambda: fastnn.DeepNetwork([5, 4, 2], "relu", epochs=1, engine="numpy")
+    expected = error_message(lambda: make().fit(X, labels))
+    assert "the labels hold 3 classes ('cat', 'dog', 'eel')" in expected
+    assert error_message(lambda: make().fit(da.from_array(X, chunks=(UNEVEN_ROWS, 5)), labels, client=client)) == expected
 
 
 def test_a_worker_without_the_requested_engine_is_a_clear_error(client):
