@@ -1,9 +1,14 @@
 """The notes' steps one by one, in the notes' own shapes, on any engine.
 
 X is (n_x, m), Y is (1, m) (one-hot (K, m) for K classes), W^[l] is (n^[l], n^[l-1]), b^[l] is (n^[l], 1), and parameters,
-caches and gradients are dicts keyed as in the course ("W1", "dW1", ...). Each step calls
-the same engine code that training uses (fastnn.propagation), on transposed views, so the
-results are identical to DeepNetwork's.
+caches and gradients are dicts keyed as in the course ("W1", "dW1", ...).
+
+On the host engines (numpy, numba) the forward and backward steps work in these shapes
+directly, with NumPy for the products and sums and the engine's own activations and their
+derivatives, so a step costs what the course's code costs; an engine whose arrays live
+on a device runs them through fastnn.propagation, as training does. Either way they
+compute the notes' equations as DeepNetwork does (tests/test_notes*.py hold them to both).
+The cost and the update are a few passes over host arrays and run in NumPy.
 """
 
 import functools
@@ -11,7 +16,7 @@ import math
 
 import numpy as np
 
-from .activations import layer_activations, output_activation
+from .activations import SOFTMAX, layer_activations, output_activation
 from .backends import get_engine
 from .initializers import initialize_parameters
 from .propagation import backward, forward, from_engine, to_engine
@@ -69,12 +74,38 @@ def forward_propagation(X, parameters, activations="relu", engine=None, check=Tr
         X_rows = check_features(np.asarray(X).T, "X (transposed: examples are its columns)")
         _check_orientation(X_rows.T, parameters)
         layers, parameters = _checked_parameters(parameters, X_rows.shape[1], X_rows.dtype)
-        L = len(layers) - 1
-        acts = layer_activations(activations, L - 1, "activations", n_outputs=layers[-1])
+        acts = layer_activations(activations, len(layers) - 2, "activations", n_outputs=layers[-1])
+        X = X_rows.T
     else:
-        X_rows, L = X.T, len(parameters) // 2
+        L = len(parameters) // 2
         acts = _activations(activations, L - 1, np.shape(parameters[f"W{L}"])[0])
-    Z, A = forward(engine, *to_engine(engine, parameters), acts, engine.asarray(X_rows))
+    if engine.device_kind == "cpu":
+        return _forward_on_host(engine, X, parameters, acts)
+    return _forward_on_device(engine, X, parameters, acts)
+
+
+def _forward_on_host(engine, X, parameters, acts):
+    """The forward on NumPy arrays in the notes' own layout: Z = W A_prev + b, then the engine's g.
+
+    The engines' row layout would cost a strided bias broadcast and the engines' per-call
+    checks on every layer, several times the work itself on small layers; g is elementwise
+    (softmax per column), so the engine computes it on the notes' layout as it stands.
+    """
+    A, caches = X, []
+    for l in range(1, len(acts)):
+        W, b, activation = parameters[f"W{l}"], parameters[f"b{l}"], acts[l]
+        Z = np.dot(W, A)
+        Z += b
+        A_next = engine.activation(Z, activation) if activation != SOFTMAX else engine.activation(Z.T, SOFTMAX).T
+        caches.append({"A_prev": A, "W": W, "b": b, "Z": Z, "activation": activation})
+        A = A_next
+    return A, caches
+
+
+def _forward_on_device(engine, X, parameters, acts):
+    """The forward through propagation.forward on the engine's arrays, the results brought back."""
+    L = len(acts) - 1
+    Z, A = forward(engine, *to_engine(engine, parameters), acts, engine.asarray(X.T))
     to_numpy = engine.to_numpy
     caches = [{"A_prev": to_numpy(A[l - 1]).T, "W": parameters[f"W{l}"], "b": parameters[f"b{l}"],
                "Z": to_numpy(Z[l]).T, "activation": acts[l]} for l in range(1, L + 1)]
@@ -95,34 +126,31 @@ def softmax(Z, engine=None):
 def compute_cost(AL, Y, engine=None, check=True):
     """Return the cross-entropy cost J of the output layer's AL against Y.
 
-    K = 1 (AL and Y of shape (1, m)): J = -(1/m) sum [y log(a) + (1 - y) log(1 - a)], from
-    the logit z = log(a) - log(1 - a) (a clipped one rounding step inside (0, 1)).
+    K = 1 (AL and Y of shape (1, m)): J = -(1/m) sum [y log(a) + (1 - y) log(1 - a)].
     K > 1 (AL of shape (K, m), Y one-hot (K, m) or class indices (1, m)):
-    J = -(1/m) sum_i sum_k y_k log a_k, from the logits z = log(a) (a softmax of them is
-    a again; a is clipped at the smallest normal number, so no log(0)). The engine
-    computes J in the form that stays finite for every z. check=False skips the checks
-    of AL and Y (then Y is as check_inputs returns it).
+    J = -(1/m) sum_i sum_k y_k log a_k. a is clipped one rounding step inside (0, 1) (at
+    the smallest normal number for K > 1), so no log is of 0, and log(1 - a) is taken as
+    log1p(-a), exact for a small a. check=False skips the checks of AL and Y (then Y is as
+    check_inputs returns it). The cost is a few passes over AL on the host, where the
+    steps return it: `engine` is accepted for symmetry with the other steps.
     """
-    engine = get_engine(engine)
     if check:
+        get_engine(engine)  # an unknown engine name is still refused here
         AL = np.asarray(AL)
         if AL.ndim != 2:
             raise ValueError(f"AL: expected shape (1, m) or (K, m), the output layer's activations, got {AL.shape}")
         AL = check_features(AL.T, "AL")
         if AL.min() < 0 or AL.max() > 1:
             raise ValueError(f"AL: expected probabilities in [0, 1], got values from {AL.min()} to {AL.max()}")
-        Y = _targets(Y, AL.shape[0], AL.shape[1], AL.dtype)
-    else:
+        Y = _targets(Y, AL.shape[0], AL.shape[1], AL.dtype).T
         AL = AL.T
-        Y = _checked_targets(Y, AL)
     tiny, below_one = _clip_limits(AL.dtype)
-    if AL.shape[1] > 1:  # softmax: its logits up to a constant, which softmax ignores
-        logits = np.log(np.maximum(AL, tiny))
-    else:
-        a = np.minimum(np.maximum(AL, tiny), below_one)  # np.clip, without its wrapper's cost
-        logits = np.log(a)
-        logits -= np.log1p(-a)
-    return float(engine.to_numpy(engine.cross_entropy_cost(engine.asarray(logits), engine.asarray(Y))))
+    m = AL.shape[1]
+    if AL.shape[0] > 1:  # softmax: only each example's true class counts
+        return -float(np.vdot(Y, np.log(np.maximum(AL, tiny)))) / m
+    a = np.minimum(np.maximum(AL, tiny), below_one).reshape(-1)  # np.clip, without its wrapper's cost
+    y = np.reshape(Y, -1)
+    return -float(np.dot(y, np.log(a)) + np.dot(1 - y, np.log1p(-a))) / m
 
 
 def backward_propagation(AL, Y, caches, engine=None, check=True):
@@ -136,26 +164,58 @@ def backward_propagation(AL, Y, caches, engine=None, check=True):
     dtype = caches[0]["A_prev"].dtype
     AL = AL if np.ndim(AL) == 2 else np.reshape(AL, (1, -1))
     if check:
-        Y = _targets(Y, AL.shape[1], AL.shape[0], dtype)
+        Y = _targets(Y, AL.shape[1], AL.shape[0], dtype).T
+        caches = [{"A_prev": np.asarray(cache["A_prev"], dtype=dtype), "W": np.asarray(cache["W"], dtype=dtype),
+                   "activation": cache["activation"]} for cache in caches]
+        AL = np.asarray(AL, dtype=dtype)
     else:
-        Y = _checked_targets(np.asarray(Y, dtype=dtype), AL.T)
+        Y = np.asarray(Y, dtype=dtype)
+    if engine.device_kind == "cpu":
+        return _backward_on_host(engine, AL, Y, caches)
+    return _backward_on_device(engine, AL, Y, caches)
+
+
+def _backward_on_host(engine, AL, Y, caches):
+    """The backward on NumPy arrays in the notes' own layout; the engine computes g'(Z)."""
+    L = len(caches)
+    inverse_m = 1.0 / AL.shape[1]
+    dW, db = [None] * (L + 1), [None] * (L + 1)
+    dZ = AL - Y
+    for l in range(L, 0, -1):
+        A_prev = caches[l - 1]["A_prev"]
+        dW[l] = np.dot(dZ, A_prev.T)
+        dW[l] *= inverse_m
+        db[l] = np.sum(dZ, axis=1, keepdims=True)
+        db[l] *= inverse_m
+        if l > 1:
+            dA_prev = np.dot(caches[l - 1]["W"].T, dZ)
+            dZ = engine.backprop_activation(dA_prev, A_prev, caches[l - 2]["activation"])
+    grads = {}
+    for l in range(1, L + 1):
+        grads[f"dW{l}"], grads[f"db{l}"] = dW[l], db[l]
+    return grads
+
+
+def _backward_on_device(engine, AL, Y, caches):
+    """The backward through propagation.backward on the engine's arrays, the gradients brought back."""
     asarray = engine.asarray
     acts = [None] + [cache["activation"] for cache in caches]
-    weights = [None] + [asarray(np.asarray(cache["W"], dtype=dtype)) for cache in caches]
-    A = [cache["A_prev"] for cache in caches] + [AL]
-    A = [asarray(np.asarray(a, dtype=dtype).T) for a in A]
-    dW, db = backward(engine, weights, acts, A, asarray(Y))
+    weights = [None] + [asarray(cache["W"]) for cache in caches]
+    A = [asarray(a.T) for a in [cache["A_prev"] for cache in caches] + [AL]]
+    dW, db = backward(engine, weights, acts, A, asarray(Y.T))
     return from_engine(engine, dW, db, prefix="d")
 
 
 def update_parameters(parameters, grads, learning_rate, engine=None, check=True):
     """Return new parameters W := W - alpha dW, b := b - alpha db; the inputs are not modified.
 
-    check=False skips the checks that grads match the parameters.
+    Each is computed as the course writes it, in the parameter's dtype (float32 for integer
+    parameters). A few passes over host arrays: `engine` is accepted for symmetry with the
+    other steps. check=False skips the checks that grads match the parameters.
     """
-    engine = get_engine(engine)
     keys = [key for key in parameters if key[0] in "Wb"]
     if check:
+        get_engine(engine)  # an unknown engine name is still refused here
         check_positive(learning_rate, "learning_rate")
         for key in keys:
             if "d" + key not in grads:
@@ -163,15 +223,20 @@ def update_parameters(parameters, grads, learning_rate, engine=None, check=True)
             if np.shape(grads["d" + key]) != np.shape(parameters[key]):
                 raise ValueError(f"grads['d{key}']: expected shape {np.shape(parameters[key])} (that of {key}), "
                                  f"got {np.shape(grads['d' + key])}")
-    asarray = engine.asarray
-    updated = []
-    for key in keys:
-        param = asarray(parameters[key])
-        dtype = param.dtype if param.dtype.kind == "f" else np.result_type(param.dtype, np.float32)
-        updated.append(engine.copy(param) if dtype == param.dtype else asarray(param, dtype=dtype))
-    engine.sgd_update(updated, [asarray(grads["d" + key], dtype=value.dtype) for key, value in zip(keys, updated)],
-                      learning_rate)
-    return {key: engine.to_numpy(value) for key, value in zip(keys, updated)}
+    return {key: _descend(parameters[key], grads["d" + key], learning_rate) for key in keys}
+
+
+def _descend(param, grad, learning_rate):
+    """param - learning_rate * grad in param's float dtype, as a new array (one allocation)."""
+    step = np.multiply(grad, learning_rate)
+    if type(param) is np.ndarray and param.dtype == step.dtype and param.dtype.kind == "f":
+        return np.subtract(param, step, out=step)  # the common case: two NumPy calls
+    param = np.asarray(param)
+    if param.dtype.kind != "f":
+        param = param.astype(np.result_type(param.dtype, np.float32))
+    # grad in param's dtype first, and the product rounded to it (a float64 rate, a wider grad)
+    step = np.multiply(np.asarray(grad, dtype=param.dtype), learning_rate, out=np.empty(param.shape, param.dtype))
+    return np.subtract(param, step, out=step)
 
 
 def logistic_gradients_loop(w, b, X, Y):
@@ -282,12 +347,6 @@ def _targets(Y, m, K, dtype):
     if Y.shape in ((1, m), (m,)):
         return check_class_targets(Y.reshape(m), m, K, "Y", dtype=dtype, classes=np.arange(K))[0]
     raise ValueError(f"Y: expected one-hot targets of shape ({K}, {m}) or class indices of shape (1, {m}), got {Y.shape}")
-
-
-def _checked_targets(Y, AL_rows):
-    """Y as check_inputs returns it ((1, m) labels or one-hot (K, m)) in the engines' rows, unchecked."""
-    Y = np.asarray(Y, dtype=AL_rows.dtype)
-    return Y.reshape(-1, 1) if AL_rows.shape[1] == 1 else Y.T
 
 
 def _label_row(Y, m, dtype):
