@@ -25,6 +25,7 @@ class Workspace:
         self.dW = [None] + [empty((units[l], units[l - 1]), dtype) for l in range(1, L + 1)]
         self.db = [None] + [empty((units[l], 1), dtype) for l in range(1, L + 1)]
         self.cost = empty((), dtype)
+        self.batch_is_fixed = X is not None  # every step sees the same X and Y: engines may precompute from them
         self.plan = None  # an engine's own arguments for its fused step, made on the first step
 
 

@@ -2,7 +2,9 @@
 
 Data goes to the engine once; each epoch cuts shuffled mini-batches on the engine into
 fixed buffers. Epoch costs stay on the engine and are read back every `report_every`
-epochs (and at the end), which is also when divergence is checked and callbacks run.
+epochs (and at the end), which is also when divergence is checked and callbacks run. The
+full-batch epochs between two reads go to the engine in one call (Engine.training_steps),
+which an engine may run as one compiled loop.
 """
 
 import numpy as np
@@ -33,14 +35,14 @@ def train(engine, weights, biases, activations, X, Y, *, learning_rate, epochs, 
     try:
         # A diverging run overflows on the way; _report turns that into one clear error.
         with np.errstate(over="ignore", invalid="ignore"):
-            for epoch in range(epochs):
-                engine.store(epoch_costs, epoch, loop.run_epoch(rng if shuffle else None))
-                if (epoch + 1) % report_every == 0 or epoch + 1 == epochs:
-                    if _report(engine, epoch_costs[len(history):epoch + 1], history, learning_rate, callback,
-                               loop.start_cost):
-                        break
-                    bar.update(epoch + 1, history[-1])
+            for start in range(0, epochs, report_every):  # the epochs between two reads run back to back
+                end = min(start + report_every, epochs)
+                loop.run_epochs(rng if shuffle else None, epoch_costs[start:end])
+                if _report(engine, epoch_costs[len(history):end], history, learning_rate, callback, loop.start_cost):
+                    break
+                bar.update(end, history[-1])
     finally:
+        loop.finish()
         bar.close()
     return history
 
@@ -104,13 +106,30 @@ class _Loop:
         if self._start_cost is None:  # a copy on the engine: the next step overwrites workspace.cost
             self._start_cost = self.engine.copy(workspace.cost)
 
-    def run_epoch(self, rng):
-        """One pass over the data (shuffled when `rng` is given); returns its mean cost on the engine."""
-        if self.batch_size == self.m:
-            workspace, step = self._step_for(self.m)
+    def run_epochs(self, rng, costs):
+        """Run len(costs) epochs (shuffled when `rng` is given), each one's mean cost into costs[i] on the engine."""
+        if self.batch_size < self.m:
+            for epoch in range(costs.shape[0]):
+                self.engine.store(costs, epoch, self._run_minibatch_epoch(rng))
+            return
+        workspace, step = self._step_for(self.m)
+        first = 0
+        if self._start_cost is None:  # the first step alone: the divergence rule keeps its cost
             step()
             self._keep_start_cost(workspace)
-            return workspace.cost
+            self.engine.store(costs, 0, workspace.cost)
+            first = 1
+        if first < costs.shape[0]:
+            weights, biases, activations, learning_rate = self.model
+            self.engine.training_steps(step, weights, biases, activations, learning_rate, workspace, costs[first:])
+
+    def finish(self):
+        """Let the engine apply what it deferred, so the parameters hold every step run."""
+        for workspace, _ in self.steps.values():
+            self.engine.finish_training(workspace)
+
+    def _run_minibatch_epoch(self, rng):
+        """One pass over the data in mini-batches; returns its mean cost on the engine."""
         rows = self.engine.asarray(rng.permutation(self.m)) if rng is not None else self._rows_in_order()
         for batch, start in enumerate(range(0, self.m, self.batch_size)):
             batch_rows = rows[start:start + self.batch_size]

@@ -156,7 +156,7 @@ def test_overrides_keep_the_base_signatures():
 # The host/device rule: every method that takes arrays refuses host data and other devices
 # before it touches CUDA, so it is checked here without a GPU.
 _MOVING_DATA = {"asarray", "to_numpy", "synchronize", "empty", "memory_info", "capture_step", "unavailable_reason",
-                "training_data", "training_step"}  # training_step: only checked methods touch its arrays
+                "training_data", "training_step", "training_steps", "finish_training"}  # only checked methods touch their arrays
 
 
 def _calls_with(make):

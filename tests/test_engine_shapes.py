@@ -15,9 +15,10 @@ from fastnn.backends import Engine, get_engine
 from fastnn.backends import cupy_engine
 
 # Methods that take no arrays to check: moving data in and out, and store's index semantics;
-# training_step runs on a Workspace built for its weights (fit checks those against X and y).
+# training_step(s) and finish_training run on a Workspace built for its weights (fit checks those against X and y).
 NOT_SHAPE_CHECKED = {"asarray", "to_numpy", "synchronize", "empty", "memory_info", "capture_step",
-                     "unavailable_reason", "store", "training_data", "training_step"}
+                     "unavailable_reason", "store", "training_data", "training_step", "training_steps",
+                     "finish_training"}
 
 
 def bad_calls(a):

@@ -112,3 +112,31 @@ def test_take_rows_gathers_and_casts(source):
     np.testing.assert_array_equal(out, X[rows].astype(np.float32))
     with pytest.raises(IndexError, match="out of range"):
         engine.take_rows(X, np.array([0, 20], dtype=np.int64), out=out[:2])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("engine_name", ["numpy", "numba"])
+def test_training_steps_are_that_many_notes_steps(engine_name, dtype):
+    """Full-batch epochs back to back (one compiled call on numba when the network is all
+    tail): each step's cost in its slot, the parameters after the last step the notes' own."""
+    engine, dtype = get_engine(engine_name), np.dtype(dtype)
+    rng = np.random.default_rng(11)
+    layers, m, acts = [2, 4, 1], 40, [None, "tanh", "sigmoid"]
+    X, Y = rng.standard_normal((m, 2)).astype(dtype), rng.integers(0, 2, (m, 1)).astype(dtype)
+    params = fastnn.initialize_parameters(layers, "xavier", seed=3, dtype=dtype)
+    weights, biases = to_engine(engine, {k: v.copy() for k, v in params.items()})
+    workspace = Workspace(engine, layers, m, dtype, X=X, Y=Y)
+    step = engine.capture_step(lambda: engine.training_step(weights, biases, acts, 0.9, workspace))
+    step()  # the first step makes the numba engine's plan
+    costs = np.full(25, np.nan, dtype)
+    engine.training_steps(step, weights, biases, acts, 0.9, workspace, costs)
+    if engine_name == "numba":
+        assert workspace.plan.head == 0, "the network no longer runs all in the compiled tail"
+    expected = {k: v.astype(np.float64) for k, v in params.items()}
+    expected, _ = notes_step(expected, X.T.astype(np.float64), Y.T.astype(np.float64), acts, 0.9)
+    for i in range(costs.shape[0]):
+        expected, cost = notes_step(expected, X.T.astype(np.float64), Y.T.astype(np.float64), acts, 0.9)
+        np.testing.assert_allclose(costs[i], cost, **TOLERANCE[dtype], err_msg=f"step {i}")
+    for l in (1, 2):
+        np.testing.assert_allclose(weights[l], expected[f"W{l}"], **TOLERANCE[dtype], err_msg=f"W{l}")
+        np.testing.assert_allclose(biases[l], expected[f"b{l}"], **TOLERANCE[dtype], err_msg=f"b{l}")

@@ -279,6 +279,21 @@ class Engine:
                                                    workspace)
         self.sgd_update(weights[1:] + biases[1:], dW[1:] + db[1:], learning_rate)
 
+    def training_steps(self, step, weights, biases, activations, learning_rate, workspace, costs):
+        """Run len(costs) steps on the fixed batch in `workspace`, step i's cost into costs[i].
+
+        `step` is this model's training_step on `workspace`, as capture_step returned it:
+        full-batch epochs back to back, with no read-back between them. Here: `step` each
+        time; an engine may run them all in one call.
+        """
+        for i in range(costs.shape[0]):
+            step()
+            self.store(costs, i, workspace.cost)
+
+    def finish_training(self, workspace):
+        """Make the parameters hold every step run on `workspace`: an engine that defers part of
+        an update (the numba engine's Gram form of layer 1) applies it here. Nothing is deferred here."""
+
     def sgd_update(self, params, grads, learning_rate):
         """Gradient descent in place, for each pair: param := param - learning_rate * grad."""
         shapes.sgd_update(params, grads)

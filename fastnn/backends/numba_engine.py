@@ -113,6 +113,15 @@ class NumbaEngine(Engine):
             return super().training_step(weights, biases, activations, learning_rate, workspace)
         plan.run(self)
 
+    def training_steps(self, step, weights, biases, activations, learning_rate, workspace, costs):
+        """Run len(costs) full-batch steps; a network that is all compiled tail runs them in one call."""
+        plan = workspace.plan
+        if (isinstance(plan, _FusedStep) and plan.head == 0 and plan.fits(weights, biases, activations, learning_rate)
+                and _ready(plan.dtype, costs) and costs.ndim == 1):
+            _step.tail_steps(costs, *plan.tail_args)
+            return
+        super().training_steps(step, weights, biases, activations, learning_rate, workspace, costs)
+
     # -- forward -----------------------------------------------------------------------
 
     def bias_activation(self, Z, b, activation, out=None):
@@ -293,6 +302,7 @@ class _FusedStep:
         ws, L = workspace, len(weights) - 1
         m = ws.X.shape[0]
         self.model = (weights, biases, activations, learning_rate)
+        self.dtype = weights[1].dtype
         self.arrays = (*weights[1:], *biases[1:])
         codes = [None] + [activation_code(a) for a in activations[1:]]
         head = L
