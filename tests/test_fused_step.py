@@ -140,3 +140,39 @@ def test_training_steps_are_that_many_notes_steps(engine_name, dtype):
     for l in (1, 2):
         np.testing.assert_allclose(weights[l], expected[f"W{l}"], **TOLERANCE[dtype], err_msg=f"W{l}")
         np.testing.assert_allclose(biases[l], expected[f"b{l}"], **TOLERANCE[dtype], err_msg=f"b{l}")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+def test_wide_data_takes_the_gram_form_and_finish_writes_every_step(dtype):
+    """16 examples of 2,400 features, full batch: layer 1 switches to its Gram form, 150 steps
+    (two refreshes and 20 pending) end, after finish_training, at the notes' parameters."""
+    engine, dtype = get_engine("numba"), np.dtype(dtype)
+    rng = np.random.default_rng(6)
+    layers, m, acts = [2400, 5, 3, 1], 16, [None, "relu", "tanh", "sigmoid"]
+    X, Y = rng.standard_normal((m, 2400)).astype(dtype), rng.integers(0, 2, (m, 1)).astype(dtype)
+    params = fastnn.initialize_parameters(layers, "xavier", seed=4, dtype=dtype)
+    weights, biases = to_engine(engine, {k: v.copy() for k, v in params.items()})
+    workspace = Workspace(engine, layers, m, dtype, X=X, Y=Y)
+    expected = {k: v.astype(np.float64) for k, v in params.items()}
+    for i in range(150):
+        engine.training_step(weights, biases, acts, 0.05, workspace)
+        expected, cost = notes_step(expected, X.T.astype(np.float64), Y.T.astype(np.float64), acts, 0.05)
+        np.testing.assert_allclose(workspace.cost, cost, **TOLERANCE[dtype], err_msg=f"step {i}")
+    assert workspace.plan.gram is not None, "layer 1 never took the Gram form"
+    engine.finish_training(workspace)
+    for l in range(1, len(layers)):
+        np.testing.assert_allclose(weights[l], expected[f"W{l}"], **TOLERANCE[dtype], err_msg=f"W{l}")
+        np.testing.assert_allclose(biases[l], expected[f"b{l}"], **TOLERANCE[dtype], err_msg=f"b{l}")
+
+
+def test_the_gram_form_is_kept_from_non_finite_data():
+    """G = X X^T would spread one example's NaN to every example: such data keeps the direct form."""
+    engine = get_engine("numba")
+    X = np.random.default_rng(7).standard_normal((16, 2400))
+    X[3, 5] = np.nan
+    Y = np.ones((16, 1))
+    weights, biases = to_engine(engine, fastnn.initialize_parameters([2400, 1], "xavier", seed=1))
+    workspace = Workspace(engine, [2400, 1], 16, np.float64, X=X, Y=Y)
+    for _ in range(10):
+        engine.training_step(weights, biases, [None, "sigmoid"], 0.1, workspace)
+    assert workspace.plan.gram is None and workspace.plan.gram_countdown is None

@@ -185,3 +185,22 @@ def test_history_has_one_cost_per_epoch_run(engine, report_every, stop, expected
     np.testing.assert_allclose(network.history_, same_run.history_, rtol=1e-12)
     for name, value in same_run.parameters_.items():
         np.testing.assert_allclose(network.parameters_[name], value, rtol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("layers", [[2400, 1], [2400, 5, 3, 1]], ids=["logistic", "deep"])
+def test_wide_full_batch_fit_matches_the_reference(engine, dtype, layers):
+    """Far more features than examples, full batch, many epochs: the numba engine runs layer 1 in
+    its Gram form (fastnn/backends/gram.py), refreshing it every 64 steps; the run must still be
+    the notes' own, with the steps since the last refresh in the returned weights."""
+    m, epochs = 16, 150
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((m, layers[0])).astype(dtype)
+    y = (rng.random(m) < 0.5).astype(dtype)
+    parameters = starting_parameters(layers, dtype)
+    network = fastnn.DeepNetwork(layers, "tanh" if len(layers) > 2 else None, learning_rate=0.05, epochs=epochs,
+                                 engine=engine)
+    network.fit(X, y, initial_parameters=parameters)
+    ref_parameters, ref_history = reference_trainer.train(
+        parameters, X.T, y.reshape(1, -1), "tanh", learning_rate=0.05, epochs=epochs, batch_size=None,
+        shuffle=True, seed=0, report_every=1)
+    assert_matches((network.parameters_, network.history_, []), (ref_parameters, ref_history, []), dtype)

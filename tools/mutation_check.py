@@ -64,7 +64,7 @@ MUTANTS = (
         ("self.scale = learning_rate / m", "self.scale = learning_rate"),
     )),
     Mutant("history off by one (a read stops one epoch short)", "fastnn/training.py", (
-        ("epoch_costs[len(history):epoch + 1]", "epoch_costs[len(history):epoch]"),
+        ("epoch_costs[len(history):end]", "epoch_costs[len(history):end - 1]"),
     ), (ONE_COST_PER_EPOCH, ORACLE)),
     Mutant("update before the cost", "fastnn/backends/base.py", (
         ("        self.sgd_update(weights[1:] + biases[1:], dW[1:] + db[1:], learning_rate)\n",
@@ -72,6 +72,12 @@ MUTANTS = (
          "        Z, _ = propagation.forward(self, weights, biases, activations, workspace.X, workspace)\n"
          "        self.cross_entropy_cost(Z[-1], workspace.Y, out=workspace.cost)\n"),
     )),
+    Mutant("numba: back-to-back epochs store each cost one slot late", "fastnn/kernels/numba_step.py", (
+        ("        costs[i] = cost[0]\n", "        costs[min(i + 1, costs.shape[0] - 1)] = cost[0]\n"),
+    ), ("tests/test_fused_step.py::test_training_steps_are_that_many_notes_steps", ORACLE)),
+    Mutant("numba Gram form: pending steps never written into W^[1]", "fastnn/backends/gram.py", (
+        ("        if self.pending == 0:\n            return\n", "        return\n"),
+    ), (ORACLE + "::test_wide_full_batch_fit_matches_the_reference",)),
     # Not the loop's: the conformance suite must hold the numpy engine to the notes too,
     # and the registry tests must see a `using` that leaks into other threads.
     Mutant("numpy engine: tanh derivative 1 - a, not 1 - a^2", "fastnn/backends/base.py", (

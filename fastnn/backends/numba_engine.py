@@ -16,7 +16,7 @@ import numpy as np
 
 from ..activations import LEAKY_RELU_SLOPE, SOFTMAX, activation_code
 from ..validation import FLOAT_DTYPES
-from . import shapes
+from . import gram, shapes
 from .base import Engine
 
 try:
@@ -108,6 +108,7 @@ class NumbaEngine(Engine):
         """
         plan = workspace.plan
         if not (isinstance(plan, _FusedStep) and plan.fits(weights, biases, activations, learning_rate)):
+            self.finish_training(workspace)  # the old plan's deferred update, before it is dropped
             plan = workspace.plan = _FusedStep.make(weights, biases, activations, learning_rate, workspace)
         if plan is None:
             return super().training_step(weights, biases, activations, learning_rate, workspace)
@@ -121,6 +122,11 @@ class NumbaEngine(Engine):
             _step.tail_steps(costs, *plan.tail_args)
             return
         super().training_steps(step, weights, biases, activations, learning_rate, workspace, costs)
+
+    def finish_training(self, workspace):
+        """Apply layer 1's pending update when the fused step runs it in the Gram form (gram.py)."""
+        if isinstance(workspace.plan, _FusedStep):
+            workspace.plan.finish()
 
     # -- forward -----------------------------------------------------------------------
 
@@ -320,6 +326,10 @@ class _FusedStep:
         # its batch (for a full batch, a cast copy of X) alive after fit until a collection.
         self.Y, self.Z, self.dZ, self.dW = ws.Y, ws.Z, ws.dZ, ws.dW
         self.weights, self.biases, self.activations = weights, biases, activations
+        # Wide data on a fixed batch: layer 1 switches to the Gram form after a few direct steps.
+        self.gram = None
+        self.gram_countdown = (gram.steps_before_switching(ws.X, weights[1])
+                               if head >= 1 and gram.worth_it(ws.X, weights[1], ws.batch_is_fixed) else None)
         if head < L:
             tail = range(head + 1, L + 1)
             dtype = weights[1].dtype
@@ -344,11 +354,14 @@ class _FusedStep:
         A, W, b, codes, head, dZ = self.A, self.weights, self.biases, self.codes, self.head, self.dZ
         L = len(W) - 1
         for l in range(1, head + 1):
+            product = self.Z[l] if l == L else A[l]
+            if l == 1 and self.gram is not None:
+                self.gram.forward(product)
+            else:
+                np.matmul(A[l - 1], W[l].T, out=product)
             if l == L:  # a large output layer: its product on BLAS, the rest in one kernel
-                np.matmul(A[l - 1], W[l].T, out=self.Z[l])
                 _step.output_step(self.Z[l], b[l], self.Y, self.scale, dZ[l], self.cost)
                 break
-            np.matmul(A[l - 1], W[l].T, out=A[l])
             if codes[l] >= _kernels.RELU or A[l].size <= _SCALAR_MATH_MAX:
                 _step.bias_activation(A[l], b[l], codes[l], LEAKY_RELU_SLOPE)
             elif codes[l] == _kernels.TANH:  # NumPy's SIMD tanh beats a scalar loop here
@@ -361,7 +374,19 @@ class _FusedStep:
         for l in range(head, 0, -1):
             if l > 1:  # dA^[l-1] = dZ W, before W changes, straight into dZ^[l-1]
                 np.matmul(dZ[l], W[l], out=dZ[l - 1])
-            np.matmul(dZ[l].T, A[l - 1], out=self.dW[l])  # already learning_rate * dW
-            np.subtract(W[l], self.dW[l], out=W[l])
+            if l == 1 and self.gram is not None:
+                self.gram.update(dZ[1])
+            else:
+                np.matmul(dZ[l].T, A[l - 1], out=self.dW[l])  # already learning_rate * dW
+                np.subtract(W[l], self.dW[l], out=W[l])
             if l > 1:
                 _step.backprop_bias(dZ[l - 1], A[l - 1], codes[l - 1], LEAKY_RELU_SLOPE, b[l - 1])
+        if self.gram_countdown is not None:
+            self.gram_countdown -= 1
+            if self.gram_countdown == 0:
+                self.gram, self.gram_countdown = gram.GramLayer(A[0], W[1], self.dW[1]), None
+
+    def finish(self):
+        """Apply what the Gram form of layer 1 has not yet written into W^[1]."""
+        if self.gram is not None:
+            self.gram.flush()

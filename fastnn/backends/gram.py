@@ -1,0 +1,74 @@
+"""Layer 1 of full-batch gradient descent in its Gram form, for wide data (m examples << n_x features).
+
+Every update of W^[1] is a combination of the examples: W := W - dZ^T X (dZ carrying
+learning_rate / m). So the product the next forward needs follows without touching X:
+
+    P = X W^T  becomes  X (W - dZ^T X)^T = P - G dZ,   with G = X X^T (m x m), made once,
+
+and W itself only needs the sum S of the dZ since it was last brought up to date:
+W := W - S^T X. Each step then costs an (m x m)(m x n^[1]) product instead of two
+(m x n_x)(n_x x n^[1]) ones: on the course's 209 images of 12,288 values, 1/118 of the work.
+The iterates are the notes' own in exact arithmetic; in floating point P drifts from X W^T
+by rounding, so every REFRESH steps W is brought up to date and P computed afresh.
+NumPy (BLAS) does the products; the numba engine's fused step uses this for its layer 1.
+"""
+
+import numpy as np
+
+# Steps between two refreshes of P = X W^T from W: the drift stays that of a few dozen
+# rounding steps, and a refresh (two products over X) costs one direct step in 64.
+REFRESH = 64
+
+
+def worth_it(X, W, batch_is_fixed):
+    """True when layer 1 (W of n^[1] x n_x, on the batch X of m x n_x) should take the Gram form.
+
+    Only for a batch that never changes, at most half as many examples as features (a step
+    then costs at most a quarter of the direct one, and G at most half the memory of X), and
+    finite data (G would spread one example's NaN or inf to all of them).
+    """
+    m, n_x = X.shape
+    return batch_is_fixed and 0 < 2 * m <= n_x and bool(np.isfinite(X).all())
+
+
+def steps_before_switching(X, W):
+    """Direct steps to run before making G: once they cost what G costs (m^2 n_x / 2 for the
+    symmetric product, against 2 m n^[1] n_x a step), a short fit has lost at most 2x."""
+    m = X.shape[0]
+    return max(1, -(-m // (4 * W.shape[0])))
+
+
+class GramLayer:
+    """The state of layer 1 in the Gram form: G, P = X W^T (bias excluded) and the pending sum S."""
+
+    def __init__(self, X, W, dW):
+        """X (m, n_x): the fixed batch; W (n^[1], n_x): updated in place by flush; dW: a scratch of W's shape."""
+        self.X, self.W, self.dW = X, W, dW
+        self.G = np.matmul(X, X.T)  # BLAS syrk: NumPy spots the transposed operand
+        self.P = np.matmul(X, W.T)
+        self.S = np.zeros(self.P.shape, W.dtype)
+        self.GdZ = np.empty(self.P.shape, W.dtype)
+        self.pending = 0
+
+    def forward(self, out):
+        """out = X W^T, as W stands after every step so far (pending ones included)."""
+        np.copyto(out, self.P)
+
+    def update(self, dZ):
+        """Take the step W := W - dZ^T X (dZ already scaled by learning_rate / m) in the Gram form."""
+        np.matmul(self.G, dZ, out=self.GdZ)
+        np.subtract(self.P, self.GdZ, out=self.P)
+        np.add(self.S, dZ, out=self.S)
+        self.pending += 1
+        if self.pending == REFRESH:
+            self.flush()
+
+    def flush(self):
+        """Apply the pending steps to W (W := W - S^T X) and compute P afresh from it."""
+        if self.pending == 0:
+            return
+        np.matmul(self.S.T, self.X, out=self.dW)
+        np.subtract(self.W, self.dW, out=self.W)
+        self.S.fill(0)
+        np.matmul(self.X, self.W.T, out=self.P)
+        self.pending = 0
