@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
+from ulp import ulp_errors
 
 ULP_BOUND = {np.dtype(np.float32): 4.0, np.dtype(np.float64): 3.0}
 # Sizes that take each path of every engine: numba's fused scalar kernel (<= 1024 elements)
@@ -23,17 +24,6 @@ def sigmoid_oracle(z):
     with decimal.localcontext() as context:
         context.prec = 40
         return [1 / (1 + (-decimal.Decimal(float(x))).exp()) for x in z]
-
-
-def ulp_errors(actual, exact, dtype):
-    """|actual - exact| in units in the last place of `dtype` at exact (exact: Decimals)."""
-    errors = []
-    eps = decimal.Decimal(float(np.finfo(dtype).eps))
-    for a, e in zip(actual.tolist(), exact):
-        _, exponent = np.frexp(float(e))  # e = f 2^exponent, f in [0.5, 1)
-        ulp = eps * decimal.Decimal(2) ** (int(exponent) - 1)
-        errors.append(float(abs(decimal.Decimal(a) - e) / ulp))
-    return np.array(errors)
 
 
 def normal_range(dtype, size):

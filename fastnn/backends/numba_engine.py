@@ -29,9 +29,12 @@ else:
     _import_error = None
 
 
-# Above this many elements, sigmoid and tanh leave exp and tanh to NumPy: its SIMD
-# tanh is 9-45x faster than the scalar libm call a Numba loop makes (no SVML here), which
-# outweighs the extra passes; below it, one fused pass beats the per-call overheads.
+# Above this many elements, sigmoid and tanh leave exp and tanh to NumPy, whose SIMD
+# passes then beat one fused kernel pass. Sigmoid's kernel calls libm's scalar exp. tanh's is
+# call-free and vectorised (kernels/numba_math.py), yet about 2x NumPy's float64 np.tanh per
+# value and 4-6x its float32 one: A = tanh(Z + b^T), kernel against np.add + np.tanh
+# (benchmarks/tanh_kernel.py, thread time, busy machine), float64 3.0/4.2 us at 256 values,
+# 8.7/9.0 at 1,024, 13/12 at 1,600, 24/13 at 4,096; float32 1.9/1.9, 5.4/3.6, 9.0/5.0, 20/4.9.
 _SCALAR_MATH_MAX = 1024
 # Softmax and its cost use the row kernels up to this many classes K; above it NumPy's SIMD
 # exp wins despite its extra passes. Measured at m = 128, float32 (microseconds, kernel
@@ -312,10 +315,13 @@ class _FusedStep:
         self.arrays = (*weights[1:], *biases[1:])
         codes = [None] + [activation_code(a) for a in activations[1:]]
         head = L
-        # A tanh or sigmoid layer of many elements stays on NumPy, whose SIMD tanh is 9-45x
-        # faster per element than the scalar libm call a compiled loop makes.
+        # A sigmoid layer of many elements stays on NumPy, whose SIMD exp beats the scalar libm
+        # call a compiled loop makes. tanh is call-free in the tail, and its cost there is small
+        # beside the tail's other loops: per step of [2, 4, 1] (thread time, busy machine, us),
+        # tanh against relu in the tail, then on NumPy: 400 rows 44.0/35.7, 38.7/33.5; 1,600 rows
+        # 187/163, 142/135. Where the tail loses, it loses for relu too (_TAIL_MAX_MACS's matter).
         while head > 0 and m * weights[head].size <= _TAIL_MAX_MACS and (
-                head == L or codes[head] >= _kernels.RELU or m * weights[head].shape[0] <= _SCALAR_MATH_MAX):
+                head == L or codes[head] != _kernels.SIGMOID or m * weights[head].shape[0] <= _SCALAR_MATH_MAX):
             head -= 1
         self.head = head
         self.scale = learning_rate / m

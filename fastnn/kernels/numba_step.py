@@ -19,35 +19,16 @@ float32. Activation codes are fastnn.activations.activation_code: 0 sigmoid, 1 t
 2 relu, 3 leaky_relu.
 """
 
-import math
-
 import numpy as np
-from llvmlite import ir
-from numba import njit, types
-from numba.extending import intrinsic
+from numba import njit
 
-from .numba_kernels import sigmoid
+from .numba_kernels import activation
+from .numba_math import exp_nonpositive, log1p_unit
 
 SIGMOID, TANH, RELU, LEAKY_RELU = 0, 1, 2, 3
 
 # Partial sums of this many terms keep a float32 cost accurate without a float64 accumulator.
 _SUM_BLOCK = 128
-
-
-@njit(cache=True, inline="always")
-def _activate(z, code, slope):
-    """g(z) for one element (a negative code: z itself), NaN and inf as NumPy treats them."""
-    t = type(z)
-    zero = t(0)
-    if code < 0:
-        return z
-    if code == SIGMOID:
-        return sigmoid(z, t(1))
-    if code == TANH:
-        return math.tanh(z)
-    if code == RELU:
-        return zero if z <= zero else z  # NaN propagates and -0 gives +0, as np.maximum does
-    return z * t(slope) if z < zero else z
 
 
 @njit(cache=True, inline="always")
@@ -105,7 +86,11 @@ def tail_steps(costs, X, Y, Ws, bs, As, dZs, codes, scale, slope, head_dZ, head_
 
 @njit(cache=True, inline="always")
 def _forward(A_prev, W, b, code, slope, A):
-    """A = g(A_prev W^T + b^T); with code -1 (the output layer) A holds the logits z."""
+    """A = g(A_prev W^T + b^T); with code -1 (the output layer) A holds the logits z.
+
+    The activation is a second, flat pass over A (numba_kernels.activation, one loop per
+    activation code): inside the i/j loops, with the code tested per element, it would not vectorise.
+    """
     m, n = A.shape
     k = W.shape[1]
     zero = A.dtype.type(0)
@@ -114,57 +99,10 @@ def _forward(A_prev, W, b, code, slope, A):
             acc = zero
             for c in range(k):
                 acc += A_prev[i, c] * W[j, c]
-            z = acc + b[j, 0]
-            A[i, j] = _activate(z, code, slope)
-
-
-@intrinsic
-def _float64_from_bits(typingctx, bits):
-    """The float64 whose IEEE bits are the int64 `bits` (an LLVM bitcast, so loops vectorise)."""
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.DoubleType())
-    return types.float64(types.int64), codegen
-
-
-_LN2_HI, _LN2_LO = 6.93147180369123816490e-01, 1.90821492927058770002e-10
-# 1/k! for k = 13 .. 2: exp(r) = 1 + r + r^2 (1/2! + r (1/3! + ...)) on |r| <= ln2 / 2.
-_EXP_TAYLOR = (1 / 6227020800, 1 / 479001600, 1 / 39916800, 1 / 3628800, 1 / 362880, 1 / 40320,
-               1 / 5040, 1 / 720, 1 / 120, 1 / 24, 1 / 6, 0.5)
-
-
-@njit(cache=True, inline="always")
-def _exp_nonpositive(x):
-    """e^x for x <= 0 (NaN stays NaN, -inf gives 0), in float64, written without calls.
-
-    libm's exp is a call a loop cannot vectorise (no SVML here); this is Cody-Waite range
-    reduction, x = k ln2 + r, a degree-13 Taylor polynomial (error below 1e-17 relative)
-    and 2^k built from its bits, in two halves so results down to the subnormals round right.
-    """
-    x = x if not x < -1400.0 else -1400.0  # e^-1400 is 0 in float64; keeps 2^k's halves normal
-    k = math.floor(x * 1.4426950408889634 + 0.5)
-    r = (x - k * _LN2_HI) - k * _LN2_LO
-    p = _EXP_TAYLOR[0]
-    for c in _EXP_TAYLOR[1:]:
-        p = p * r + c
-    p = 1.0 + r + r * r * p
-    n = np.int64(k) if k == k else np.int64(0)  # NaN: any k, p is NaN already
-    half = n // 2
-    return p * _float64_from_bits((half + 1023) << 52) * _float64_from_bits((n - half + 1023) << 52)
-
-
-@njit(cache=True, inline="always")
-def _log1p_unit(e):
-    """log(1 + e) for e in [0, 1], in float64, without calls: 2 atanh(s), s = e / (2 + e) <= 1/3.
-
-    2 (s + s^3/3 + ... + s^35/35): the next term is below 1e-18, and 1 + e is never
-    rounded, so tiny e keeps its full relative accuracy.
-    """
-    s = e / (2.0 + e)
-    s2 = s * s
-    acc = 1.0 / 35.0
-    for k in range(33, 0, -2):
-        acc = acc * s2 + 1.0 / k
-    return 2.0 * s * acc
+            A[i, j] = acc + b[j, 0]
+    if code >= 0:
+        flat = A.reshape(m * n)
+        activation(flat, code, slope, flat)
 
 
 @njit(cache=True, inline="always")
@@ -180,11 +118,11 @@ def _output_gradient(Z, Y, scale, dZ):
     # One pass with no reduction (it vectorises): Z's column becomes the losses.
     for i in range(m):
         z, y = Z[i, 0], Y[i, 0]
-        e64 = _exp_nonpositive(-abs(np.float64(z)))
+        e64 = exp_nonpositive(-abs(np.float64(z)))
         e = t(e64)
         a = (e if z < zero else one) / (one + e)
         dZ[i, 0] = (a - y) * s
-        Z[i, 0] = ((z if z > zero else zero) - z * y) + t(_log1p_unit(e64))
+        Z[i, 0] = ((z if z > zero else zero) - z * y) + t(log1p_unit(e64))
     total = zero
     for start in range(0, m, _SUM_BLOCK):
         partial = zero
@@ -254,7 +192,9 @@ def bias_activation(A, b, code, slope):
     m, n = A.shape
     for i in range(m):
         for j in range(n):
-            A[i, j] = _activate(A[i, j] + b[j, 0], code, slope)
+            A[i, j] += b[j, 0]
+    flat = A.reshape(m * n)
+    activation(flat, code, slope, flat)
 
 
 @njit(cache=True)
