@@ -209,9 +209,10 @@ def _backward_on_device(engine, AL, Y, caches):
 def update_parameters(parameters, grads, learning_rate, engine=None, check=True):
     """Return new parameters W := W - alpha dW, b := b - alpha db; the inputs are not modified.
 
-    Each is computed as the course writes it, in the parameter's dtype (float32 for integer
-    parameters). A few passes over host arrays: `engine` is accepted for symmetry with the
-    other steps. check=False skips the checks that grads match the parameters.
+    Each is computed as the course writes it, in the parameter's dtype (integer parameters
+    become np.result_type(dtype, float32)). A few passes over host arrays: `engine` is
+    accepted for symmetry with the other steps. check=False skips the checks that grads
+    match the parameters.
     """
     keys = [key for key in parameters if key[0] in "Wb"]
     if check:
@@ -227,7 +228,7 @@ def update_parameters(parameters, grads, learning_rate, engine=None, check=True)
 
 
 def _descend(param, grad, learning_rate):
-    """param - learning_rate * grad in param's float dtype, as a new array (one allocation)."""
+    """param - learning_rate * grad in param's float dtype, as a new array (one, for float arrays)."""
     step = np.multiply(grad, learning_rate)
     if type(param) is np.ndarray and param.dtype == step.dtype and param.dtype.kind == "f":
         return np.subtract(param, step, out=step)  # the common case: two NumPy calls
