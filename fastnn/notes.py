@@ -78,7 +78,7 @@ def forward_propagation(X, parameters, activations="relu", engine=None, check=Tr
         X = X_rows.T
     else:
         L = len(parameters) // 2
-        acts = _activations(activations, L - 1, len(parameters[f"W{L}"]))  # len: W^[L]'s K rows
+        acts = _activations(activations, L - 1, len(parameters[_keys(L)[-1][0]]))  # len: W^[L]'s K rows
     if engine.device_kind == "cpu":
         return _forward_on_host(engine, X, parameters, acts)
     return _forward_on_device(engine, X, parameters, acts)
@@ -92,8 +92,8 @@ def _forward_on_host(engine, X, parameters, acts):
     (softmax per column), so the engine computes it on the notes' layout as it stands.
     """
     A, caches = X, []
-    for l in range(1, len(acts)):
-        W, b, activation = parameters[f"W{l}"], parameters[f"b{l}"], acts[l]
+    for (W_key, b_key, _, _), activation in zip(_keys(len(acts) - 1), acts[1:]):
+        W, b = parameters[W_key], parameters[b_key]
         Z = np.dot(W, A)
         Z += b
         A_next = engine.activation(Z, activation) if activation != SOFTMAX else engine.activation(Z.T, SOFTMAX).T
@@ -191,8 +191,8 @@ def _backward_on_host(engine, AL, Y, caches):
             dA_prev = np.dot(caches[l - 1]["W"].T, dZ)
             dZ = engine.backprop_activation(dA_prev, A_prev, caches[l - 2]["activation"])
     grads = {}
-    for l in range(1, L + 1):
-        grads[f"dW{l}"], grads[f"db{l}"] = dW[l], db[l]
+    for l, (_, _, dW_key, db_key) in enumerate(_keys(L), start=1):
+        grads[dW_key], grads[db_key] = dW[l], db[l]
     return grads
 
 
@@ -304,6 +304,12 @@ def _activations(activations, n_hidden, n_outputs):
     if isinstance(activations, str):
         return _named_activations(activations, n_hidden, n_outputs)
     return (None, *activations, output_activation(n_outputs))
+
+
+@functools.lru_cache(maxsize=64)
+def _keys(L):
+    """(("W1", "b1", "dW1", "db1"), ...) for L layers: built once, not formatted on every step."""
+    return tuple((f"W{l}", f"b{l}", f"dW{l}", f"db{l}") for l in range(1, L + 1))
 
 
 @functools.lru_cache(maxsize=64)
