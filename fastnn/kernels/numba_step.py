@@ -134,46 +134,70 @@ def _output_gradient(Z, Y, scale, dZ):
 
 @njit(cache=True, inline="always")
 def _backprop_into(dZ, W, A_prev, code, slope, dZ_prev):
-    """dZ_prev = (dZ W) * g'(A_prev): the previous layer's gradient, W not yet updated."""
+    """dZ_prev = (dZ W) * g'(A_prev): the previous layer's gradient, W not yet updated.
+
+    Each element's sum stays in a register and is written once (7.3 -> 4.6 us for the
+    planar network's 400 x 4, busy machine, against += into dZ_prev)."""
     m, n = dZ.shape
     k = W.shape[1]
     zero = dZ.dtype.type(0)
     for i in range(m):
         for c in range(k):
-            dZ_prev[i, c] = zero
-        for j in range(n):
-            d = dZ[i, j]
-            for c in range(k):
-                dZ_prev[i, c] += d * W[j, c]
-        for c in range(k):
-            dZ_prev[i, c] *= _derivative(A_prev[i, c], code, slope)
+            acc = zero
+            for j in range(n):
+                acc += dZ[i, j] * W[j, c]
+            dZ_prev[i, c] = acc * _derivative(A_prev[i, c], code, slope)
+
+
+# The sums over examples below run in four interleaved partial sums (rows 0, 1, 2, 3 mod 4):
+# one running sum waits on its previous add for every row. For the planar network's
+# 400 rows (busy machine): W^[1] 6.0 -> 1.9 us, W^[2] 2.1 -> 1.1 us, b^[1] 1.4 -> 0.8 us.
+@njit(cache=True, inline="always")
+def _column_dot(dZ, j, A, c):
+    """sum over examples i of dZ[i, j] A[i, c]."""
+    m = dZ.shape[0]
+    s0 = s1 = s2 = s3 = dZ.dtype.type(0)
+    end = m - m % 4
+    for i in range(0, end, 4):
+        s0 += dZ[i, j] * A[i, c]
+        s1 += dZ[i + 1, j] * A[i + 1, c]
+        s2 += dZ[i + 2, j] * A[i + 2, c]
+        s3 += dZ[i + 3, j] * A[i + 3, c]
+    for i in range(end, m):
+        s0 += dZ[i, j] * A[i, c]
+    return (s0 + s1) + (s2 + s3)
+
+
+@njit(cache=True, inline="always")
+def _column_sum(dZ, j):
+    """sum over examples i of dZ[i, j]."""
+    m = dZ.shape[0]
+    s0 = s1 = s2 = s3 = dZ.dtype.type(0)
+    end = m - m % 4
+    for i in range(0, end, 4):
+        s0 += dZ[i, j]
+        s1 += dZ[i + 1, j]
+        s2 += dZ[i + 2, j]
+        s3 += dZ[i + 3, j]
+    for i in range(end, m):
+        s0 += dZ[i, j]
+    return (s0 + s1) + (s2 + s3)
 
 
 @njit(cache=True, inline="always")
 def _update_weights(W, dZ, A_prev):
-    """W := W - dZ^T A_prev, each row summed apart first so W's rounding does not swallow it."""
-    m, n = dZ.shape
-    k = W.shape[1]
-    row = np.empty(k, dtype=W.dtype)
+    """W := W - dZ^T A_prev, each sum made apart first so W's rounding does not swallow it."""
+    n, k = W.shape
     for j in range(n):
-        row[:] = 0
-        for i in range(m):
-            d = dZ[i, j]
-            for c in range(k):
-                row[c] += d * A_prev[i, c]
         for c in range(k):
-            W[j, c] -= row[c]
+            W[j, c] -= _column_dot(dZ, j, A_prev, c)
 
 
 @njit(cache=True, inline="always")
 def _update_bias(b, dZ):
     """b := b - sum over examples of dZ (dZ already carries learning_rate / m)."""
-    m, n = dZ.shape
-    for j in range(n):
-        acc = dZ.dtype.type(0)
-        for i in range(m):
-            acc += dZ[i, j]
-        b[j, 0] -= acc
+    for j in range(dZ.shape[1]):
+        b[j, 0] -= _column_sum(dZ, j)
 
 
 @njit(cache=True, error_model="numpy")
