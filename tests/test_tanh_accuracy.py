@@ -4,9 +4,9 @@
 The oracle is tanh(z) = (e^2z - 1) / (e^2z + 1) in 40-digit decimal arithmetic (Python's
 decimal module, correctly rounded exp; z - z^3/3 below 1e-10, where e^2z - 1 would cancel),
 so it depends on no float library. Measured worst cases: the numba engine's call-free tanh
-(fastnn/kernels/numba_math.py) 1.12 ulp over these inputs in float64 (1.65 over a denser
-35,000-value sweep of [-25, 25] and tiny values) and 0.50 in float32 (computed in float64,
-rounded once); NumPy's np.tanh 1.06 and 1.30 here. The bound is 2 ulp, and 0.51 for the
+(fastnn/kernels/numba_math.py) 1.29 ulp over these inputs in float64 (1.61 over a denser
+35,000-value sweep of [-25, 25] and tiny values, 1.65 without FMAs) and 0.50 in float32
+(computed in float64, rounded once); NumPy's np.tanh 1.06 and 1.30 here. The bound is 2 ulp, and 0.51 for the
 numba kernels' float32, which must stay rounded once from float64.
 """
 

@@ -45,7 +45,11 @@ def sigmoid(z, one):
     return one / (one + math.exp(-z))
 
 
-@njit(cache=True, error_model="numpy")
+# fastmath 'contract' (only that flag) on the two kernels that compute tanh: LLVM may fuse
+# a * b + c into one FMA, which makes numba_math.tanh's polynomial half the instructions
+# (1,600 values: 6.4 us against 10.3 us here) and rounds once instead of twice. Nothing
+# else in these kernels multiplies and adds; no flag that changes NaN, inf or -0 is set.
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
 def bias_activation(Z, b, code, slope, A):
     """Z[i, j] += b[j] and A[i, j] = g(Z[i, j]) in one pass; Z (m, n), b (n,), A (m, n)."""
     t = Z.dtype.type
@@ -87,7 +91,7 @@ def _tanh_flat(Z, A):
         A[k] = t(tanh(np.float64(Z[k])))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
 def activation(Z, code, slope, A):
     """A = g(Z) elementwise on flat arrays (A may be Z itself), one loop per code so each vectorises."""
     t = Z.dtype.type
