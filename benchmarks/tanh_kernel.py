@@ -69,10 +69,12 @@ def planar_step(dtype, m=400):
     Y = (rng.random((m, 1)) < 0.5).astype(dtype)
     Ws = ((rng.normal(size=(4, 2)) * 0.01).astype(dtype), (rng.normal(size=(1, 4)) * 0.01).astype(dtype))
     bs = (np.zeros((4, 1), dtype), np.zeros((1, 1), dtype))
-    As = (np.empty((m, 4), dtype), np.empty((m, 1), dtype))
-    dZs = (np.empty((m, 4), dtype), np.empty((m, 1), dtype))
-    args = (X, Y, Ws, bs, As, dZs, np.array([numba_kernels.TANH, numba_kernels.SIGMOID], np.int64), 1.2 / m, 0.01,
-            np.zeros((0, 1), dtype), np.zeros((1, 1), dtype), 0, np.zeros(1, dtype))
+    As = (np.empty((4, m), dtype), np.empty((1, m), dtype))  # the tail's layout: (units, m)
+    dZs = (np.empty((4, m), dtype), np.empty((1, m), dtype))
+    none = np.zeros((0, 1), dtype)
+    args = (X, np.empty((2, m), dtype), True, Y, Ws, bs, As, dZs,
+            np.array([numba_kernels.TANH, numba_kernels.SIGMOID], np.int64), 1.2 / m, 0.01,
+            none, none, np.zeros((1, 1), dtype), 0, np.zeros(1, dtype))
     return lambda: numba_step.tail_step(*args)
 
 

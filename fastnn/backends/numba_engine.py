@@ -337,15 +337,28 @@ class _FusedStep:
         self.gram_countdown = (gram.steps_before_switching(ws.X, weights[1])
                                if head >= 1 and gram.worth_it(ws.X, weights[1], ws.batch_is_fixed) else None)
         if head < L:
-            tail = range(head + 1, L + 1)
-            dtype = weights[1].dtype
-            none = np.zeros((0, 1), dtype)
-            self.tail_args = (
-                self.A[head], ws.Y, tuple(weights[l] for l in tail), tuple(biases[l] for l in tail),
-                tuple(ws.A[l] for l in tail), tuple(ws.dZ[l] for l in tail),
-                np.array([self.codes[l] for l in tail], np.int64), self.scale, LEAKY_RELU_SLOPE,
-                ws.dZ[head] if head else none, biases[head] if head else np.zeros((1, 1), dtype),
-                self.codes[head] if head else 0, self.cost)
+            self.tail_args = self._tail_arguments(ws, head, L)
+
+    def _tail_arguments(self, ws, head, L):
+        """tail_step's arguments. The tail's buffers are (units, m), the notes' layout, so its
+        loops run along the examples; the workspace's A^[l] and dZ^[l] of tail layers become their
+        transposed views (still (m, units)). Input and the head's dZ cross over through Xt and head_dZt."""
+        weights, biases = self.weights, self.biases
+        tail = range(head + 1, L + 1)
+        dtype = weights[1].dtype
+        m, k = self.A[head].shape
+        for l in tail:
+            ws.A[l] = np.empty((weights[l].shape[0], m), dtype).T
+            ws.dZ[l] = np.empty((weights[l].shape[0], m), dtype).T
+        none = np.zeros((0, 1), dtype)
+        fixed_input = head == 0 and ws.batch_is_fixed
+        Xt = np.ascontiguousarray(ws.X.T) if fixed_input else np.empty((k, m), dtype)
+        return (
+            self.A[head], Xt, not fixed_input, ws.Y, tuple(weights[l] for l in tail),
+            tuple(biases[l] for l in tail), tuple(ws.A[l].T for l in tail), tuple(ws.dZ[l].T for l in tail),
+            np.array([self.codes[l] for l in tail], np.int64), self.scale, LEAKY_RELU_SLOPE,
+            ws.dZ[head] if head else none, np.empty((k, m), dtype) if head else none,
+            biases[head] if head else np.zeros((1, 1), dtype), self.codes[head] if head else 0, self.cost)
 
     def fits(self, weights, biases, activations, learning_rate):
         """True when this plan was made for exactly these parameter arrays and settings."""
