@@ -106,18 +106,9 @@ def _forward(A_prev, W, b, code, slope, A):
     Each row of A gathers its k products one input row at a time, then the activation is a
     flat pass (numba_kernels.activation): both run along the examples, so both vectorise.
     """
-    n, k = W.shape
-    for j in range(n):
+    for j in range(W.shape[0]):
         row = A[j]
-        w = W[j, 0]
-        source = A_prev[0]
-        for i in range(row.shape[0]):
-            row[i] = w * source[i]
-        for c in range(1, k):
-            w = W[j, c]
-            source = A_prev[c]
-            for i in range(row.shape[0]):
-                row[i] += w * source[i]
+        _combine_rows(W[j], A_prev, row)
         bias = b[j, 0]
         for i in range(row.shape[0]):
             row[i] += bias
@@ -157,20 +148,25 @@ def _output_gradient(Z, Y, scale, dZ):
 
 
 @njit(cache=True, inline="always")
+def _combine_rows(weights, rows, out):
+    """out = sum over c of weights[c] rows[c]: one row of a small product, computed along the examples."""
+    w = weights[0]
+    source = rows[0]
+    for i in range(out.shape[0]):
+        out[i] = w * source[i]
+    for c in range(1, weights.shape[0]):
+        w = weights[c]
+        source = rows[c]
+        for i in range(out.shape[0]):
+            out[i] += w * source[i]
+
+
+@njit(cache=True, inline="always")
 def _backprop_into(dZ, W, A_prev, code, slope, dZ_prev):
     """dZ_prev = (W^T dZ) * g'(A_prev), all (units, m): the previous layer's gradient, W not yet updated."""
-    n, k = W.shape
-    for c in range(k):
+    for c in range(W.shape[1]):
         row = dZ_prev[c]
-        w = W[0, c]
-        source = dZ[0]
-        for i in range(row.shape[0]):
-            row[i] = w * source[i]
-        for j in range(1, n):
-            w = W[j, c]
-            source = dZ[j]
-            for i in range(row.shape[0]):
-                row[i] += w * source[i]
+        _combine_rows(W[:, c], dZ, row)
         a = A_prev[c]
         for i in range(row.shape[0]):
             row[i] *= _derivative(a[i], code, slope)
