@@ -161,6 +161,16 @@ def test_take_rows(engine, dtype):
     assert_same(engine, engine.take_rows(engine.asarray(X), engine.asarray(rows)), X[rows], dtype)
 
 
+def test_take_rows_casts_into_a_buffer_of_the_other_precision(engine, dtype):
+    """A float32 X trained in float64 (or the reverse) is cast batch by batch as take_rows cuts it."""
+    X = np.linspace(-1, 1, 30, dtype=dtype).reshape(10, 3)
+    other = np.dtype(np.float64 if dtype == np.float32 else np.float32)
+    rows = np.array([9, 0, 4])
+    out = engine.empty((3, 3), other)
+    assert engine.take_rows(engine.asarray(X), engine.asarray(rows), out=out) is out
+    assert_same(engine, out, X[rows].astype(other), other)
+
+
 def test_dot_pair(engine, dtype):
     rng = np.random.default_rng(8)
     w, x = random(rng, (1000,), dtype), random(rng, (1000,), dtype)

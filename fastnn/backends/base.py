@@ -104,6 +104,9 @@ class Engine:
     def take_rows(self, X, rows, out=None):
         """Gather examples `rows` of X (a mini-batch), cast to out's dtype; rows are examples, so this copies blocks."""
         shapes.take_rows(X, rows, out)
+        if out is not None and out.dtype != X.dtype:  # np.take writes only into its own dtype
+            out[...] = self.xp.take(X, rows, axis=0)
+            return out
         return self.xp.take(X, rows, axis=0, out=out)
 
     def copy(self, x, out=None):
