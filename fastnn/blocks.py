@@ -1,4 +1,4 @@
-"""Work done where a block of rows lives: checks, gradient sums and predictions for one block.
+"""Work done where a block of rows lives: checks and conversion, gradient sums and predictions for one block.
 
 Each function runs on a Dask worker (or a local thread) on one block of X and y, on the
 engine that worker has, through fastnn's shared propagation code; it takes and returns
@@ -15,37 +15,37 @@ from .propagation import cost_and_gradients, forward, to_engine
 from .validation import check_features, check_targets
 
 
-def check_block(X, y, index, start, engine_name, dtype, n_outputs=1, classes=None):
-    """Return what is wrong with block `index` (rows from `start`) as a sentence, or None.
+def prepare_block(X, y, index, start, engine_name, dtype, n_outputs=1, classes=None):
+    """Return (X, Y, problem) for block `index` (rows from `start`): X in `dtype`, Y the engine's targets.
 
-    Runs before training where the block lives, so NaN in a block of a 490 GB array is
-    found without moving the block; it also proves the worker has the engine asked for.
+    Runs once, where the block lives, before training: NaN in a block of a 490 GB array is
+    found without moving the block, the labels become targets ((m, 1) or one-hot (m, K)) once
+    instead of every step, and it proves the worker has the engine asked for. `problem` is
+    what is wrong as a sentence (X and Y are then None), or None.
     """
     where = f"block {index} (rows {start} to {start + X.shape[0] - 1})"
     try:
         get_engine(engine_name)
     except (ValueError, RuntimeError) as error:
-        return f"engine: the Dask worker on {socket.gethostname()} cannot run {engine_name!r}: {error}"
+        return None, None, f"engine: the Dask worker on {socket.gethostname()} cannot run {engine_name!r}: {error}"
     try:
-        check_features(np.asarray(X), f"X, {where}", dtype=dtype)
-        check_targets(np.asarray(y), X.shape[0], n_outputs, f"y, {where}", classes=classes)
+        X = check_features(np.asarray(X), f"X, {where}", dtype=dtype)
+        Y, _ = check_targets(np.asarray(y), X.shape[0], n_outputs, f"y, {where}", dtype=dtype, classes=classes)
     except (ValueError, TypeError) as error:
-        return str(error)
-    return None
+        return None, None, str(error)
+    return X, Y, None
 
 
-def gradient_sums(X, y, parameters, activations, engine_name, dtype, batch=None, classes=None):
-    """Return (rows, loss sum, {"W1": sum of dW1, "b1": ...}) over the block's rows.
+def gradient_sums(block, parameters, activations, engine_name, batch=None):
+    """Return (rows, loss sum, {"W1": sum of dW1, "b1": ...}) over the rows of a prepared block.
 
-    Sums, not means, so that blocks of any size add up to the whole batch's gradient.
-    `batch` = (seed, epoch, index, step, steps) picks this block's share of a shuffled
-    mini-batch (see batch_rows); None uses every row (full-batch gradient descent).
-    K output units take labels looked up in `classes` (the whole data's), or one-hot y.
+    `block` is prepare_block's (X, Y, None): checked and converted already, so a step only
+    computes. Sums, not means, so that blocks of any size add up to the whole batch's
+    gradient. `batch` = (seed, epoch, index, step, steps) picks this block's share of a
+    shuffled mini-batch (see batch_rows); None uses every row (full-batch gradient descent).
     """
     engine = get_engine(engine_name)
-    n_outputs = parameters[f"W{len(activations) - 1}"].shape[0]
-    Y, _ = check_targets(np.asarray(y), X.shape[0], n_outputs, "y", dtype=dtype, classes=classes)
-    X, Y = engine.asarray(X, dtype=dtype), engine.asarray(Y)
+    X, Y = engine.asarray(block[0]), engine.asarray(block[1])
     if batch is not None:
         rows = engine.asarray(batch_rows(X.shape[0], *batch))
         X, Y = engine.take_rows(X, rows), engine.take_rows(Y, rows)
@@ -58,6 +58,11 @@ def gradient_sums(X, y, parameters, activations, engine_name, dtype, batch=None,
     for l in range(1, len(weights)):
         sums[f"W{l}"], sums[f"b{l}"] = engine.to_numpy(dW[l]) * m, engine.to_numpy(db[l]) * m
     return m, float(engine.to_numpy(cost)) * m, sums
+
+
+def block_problem(block):
+    """The problem prepare_block found in `block` (a sentence), or None."""
+    return block[2]
 
 
 def add_sums(a, b):

@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 from .backends import Engine, get_engine
-from .blocks import add_sums, check_block, gradient_sums, predict_proba_block
+from .blocks import add_sums, block_problem, gradient_sums, predict_proba_block, prepare_block
 from .checkpoints import load_checkpoint, save_checkpoint
 from .dask_inputs import aligned_blocks, block_starts, class_labels, fits_in_memory, resolve_client, training_dtype
 from .progress import ProgressBar
@@ -48,10 +48,10 @@ def fit_dask(network, X, y, *, client=None, initial_parameters=None, callback=No
         classes = class_labels(y, layers[-1])
         if classes is not None:
             classes = check_class_count(classes, layers[-1])
-        blocks = RowBlocks(client, X, y)
+        blocks = RowBlocks(client, X, y, engine_name(network.engine), dtype, layers[-1], classes)
         try:
-            blocks.check(engine_name(network.engine), dtype, layers[-1], classes)
-            trainer = DataParallelTrainer(blocks, activations, engine_name(network.engine), dtype, network, classes)
+            blocks.check()
+            trainer = DataParallelTrainer(blocks, activations, engine_name(network.engine), network)
             parameters, history = trainer.run(parameters, history, callback=callback, progress=progress,
                                               report_every=report_every or 1, checkpoint=checkpoint,
                                               checkpoint_every=checkpoint_every or 10)
@@ -118,35 +118,46 @@ def client_engine(engine):
 
 
 class RowBlocks:
-    """The row blocks of X and y as Delayed objects, persisted on the workers when they fit.
+    """The row blocks of X and y as Delayed objects, each checked and converted where it lives
+    (blocks.prepare_block) and persisted there, in the training dtype, when they fit.
 
     Data bigger than half the workers' memory (or this machine's, without a client) is
-    not persisted: each step then reads every block it needs from storage again.
+    not persisted: each step then reads every block it needs from storage again, and checks
+    and converts it again (a small cost beside reading it).
     """
 
-    def __init__(self, client, X, y):
+    def __init__(self, client, X, y, engine, dtype, n_outputs, classes):
         import dask
 
         self.client = client
-        self.persisted = fits_in_memory(client, X.nbytes + y.nbytes)
-        if self.persisted:
-            X, y = client.persist([X, y]) if client is not None else dask.persist(X, y, scheduler="threads")
-            if client is not None:
-                import distributed
-
-                distributed.wait(distributed.futures_of([X, y]))
-        self.X, self.y = X.to_delayed().ravel().tolist(), y.to_delayed().ravel().tolist()
         self.rows = [int(size) for size in X.chunks[0]]
         self.starts = block_starts(X)
-        self._kept = (X, y)  # holds persisted blocks until release()
+        prepare = dask.delayed(prepare_block, pure=False)
+        self.blocks = [prepare(x, labels, index, start, engine, dtype, n_outputs, classes) for index, (x, labels, start)
+                       in enumerate(zip(X.to_delayed().ravel(), y.to_delayed().ravel(), self.starts))]
+        # What each block keeps: X in the training dtype, and one target column per output unit.
+        self.persisted = fits_in_memory(client, X.shape[0] * (X.shape[1] + n_outputs) * np.dtype(dtype).itemsize)
+        if self.persisted:
+            self.blocks = self._persist(self.blocks)
 
-    def check(self, engine, dtype, n_outputs, classes):
-        """Check every block where it lives (finite X, labels, the engine); raise the first problem."""
+    def _persist(self, blocks):
+        """`blocks` computed and kept where they are (on the workers, or in this process), as Delayed."""
         import dask
 
-        tasks = [dask.delayed(check_block, pure=False)(x, y, index, start, engine, dtype, n_outputs, classes)
-                 for index, (x, y, start) in enumerate(zip(self.X, self.y, self.starts))]
-        problems = [problem for problem in self.compute(tasks) if problem is not None]
+        if self.client is None:
+            return list(dask.persist(*blocks, scheduler="threads"))
+        import distributed
+
+        blocks = self.client.persist(blocks)
+        distributed.wait(distributed.futures_of(blocks))
+        return blocks
+
+    def check(self):
+        """Raise the first problem prepare_block found in a block (finite X, labels, the engine)."""
+        import dask
+
+        problem = dask.delayed(block_problem)
+        problems = [found for found in self.compute([problem(block) for block in self.blocks]) if found is not None]
         if problems:
             more = f" (and {len(problems) - 1} more block(s) with problems)" if len(problems) > 1 else ""
             raise ValueError(problems[0] + more)
@@ -176,15 +187,14 @@ class RowBlocks:
 
     def release(self):
         """Let the workers drop the persisted blocks."""
-        self._kept = self.X = self.y = None
+        self.blocks = None
 
 
 class DataParallelTrainer:
     """Runs epochs of synchronous data-parallel gradient descent over RowBlocks."""
 
-    def __init__(self, blocks, activations, engine, dtype, network, classes=None):
-        self.blocks, self.activations, self.engine, self.dtype = blocks, activations, engine, dtype
-        self.classes = classes
+    def __init__(self, blocks, activations, engine, network):
+        self.blocks, self.activations, self.engine = blocks, activations, engine
         self.m = sum(blocks.rows)
         self.batch_size = batch_size_for(network.batch_size, self.m)
         self.steps = math.ceil(self.m / self.batch_size)
@@ -238,9 +248,9 @@ class DataParallelTrainer:
         weights = self.blocks.share(parameters)
         task = dask.delayed(gradient_sums, pure=False)
         parts = []
-        for index, (x, y) in enumerate(zip(self.blocks.X, self.blocks.y)):
+        for index, block in enumerate(self.blocks.blocks):
             share = None if batch is None else (batch[0], batch[1], index, batch[2], batch[3])
-            parts.append(task(x, y, weights, self.activations, self.engine, self.dtype, share, self.classes))
+            parts.append(task(block, weights, self.activations, self.engine, share))
         [total] = self.blocks.compute([tree_sum(parts)])
         return total
 

@@ -93,7 +93,30 @@ def test_the_current_client_is_used_and_the_workers_do_the_work(client):
         actual = network(epochs=3).fit(da.from_array(X, chunks=(UNEVEN_ROWS, 5)), y)
     ran = [task for task in tasks.data if "gradient_sums" in str(task["key"])]
     assert len(ran) == 3 * len(UNEVEN_ROWS)  # one task per block per epoch, on the cluster
+    prepared = [task for task in tasks.data if "prepare_block" in str(task["key"])]
+    assert len(prepared) == len(UNEVEN_ROWS)  # checked and converted once, kept for every epoch
     assert_same_fit(network(epochs=3).fit(X, y), actual)
+
+
+def test_each_block_is_checked_and_converted_once_not_every_step(monkeypatch):
+    """Labels become one-hot targets and X the training dtype when the blocks are persisted;
+    the steps (5 mini-batches an epoch, 3 epochs) only compute."""
+    import fastnn.blocks
+
+    calls = []
+    for name in ("check_features", "check_targets"):
+        real = getattr(fastnn.blocks, name)
+        monkeypatch.setattr(fastnn.blocks, name, lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k))
+    X, _ = make_data()
+    labels = np.array(["cat", "dog", "eel"])[np.argmax(X[:, :3], axis=1)]
+    make = lambda: fastnn.DeepNetwork([5, 4, 3], "relu", learning_rate=0.3, epochs=3, batch_size=64, engine="numpy",
+                                      dtype="float32", seed=1)
+    # Dask's local scheduler, threads in this process, where the counting wrappers are: the
+    # workers of the module's cluster are other processes (the task counts above hold there).
+    actual = make().fit(da.from_array(X, chunks=(UNEVEN_ROWS, 5)), labels)
+    assert calls.count("check_features") == calls.count("check_targets") == len(UNEVEN_ROWS)
+    assert actual.parameters_["W1"].dtype == np.float32 and len(actual.history_) == 3
+    np.testing.assert_array_equal(actual.classes_, ["cat", "dog", "eel"])
 
 
 def test_without_a_client_dask_local_scheduler_trains_out_of_core_the_same(tmp_path):
