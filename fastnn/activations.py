@@ -12,9 +12,13 @@ SOFTMAX = "softmax"
 LEAKY_RELU_SLOPE = 0.01
 
 
+# The small integer a compiled kernel uses for each activation (its index), for names checked already.
+ACTIVATION_CODES = {name: code for code, name in enumerate(ACTIVATIONS)}
+
+
 def activation_code(name):
-    """Return the small integer a compiled kernel uses for activation `name` (its index)."""
-    return ACTIVATIONS.index(check_activation(name))
+    """Return the small integer a compiled kernel uses for activation `name`, after checking the name."""
+    return ACTIVATION_CODES[check_activation(name)]
 
 
 def check_activation(name, argument="activation"):

@@ -121,3 +121,44 @@ def test_the_issues_broadcast_is_refused_and_the_right_shape_gives_the_right_cos
     cost = float(engine.to_numpy(engine.cross_entropy_cost(engine.asarray(Z), engine.asarray(y.reshape(-1, 1)))))
     a = 1 / (1 + np.exp(-Z[:, 0]))
     assert cost == pytest.approx(-np.mean(y * np.log(a) + (1 - y) * np.log(1 - a)), rel=1e-12)
+
+
+@pytest.mark.parametrize("method", ["dense_forward", "bias_activation", "activation", "backprop_activation"])
+def test_an_unknown_activation_is_refused_by_each_public_method_before_anything_changes(engine_and_arrays, method):
+    engine, a = engine_and_arrays
+    m, n, k = 5, 3, 4
+    args = {"dense_forward": (a((m, k)), a((n, k)), a((n, 1))), "bias_activation": (a((m, n)), a((n, 1))),
+            "activation": (a((m, n)),), "backprop_activation": (a((m, n)), a((m, n)))}[method]
+    for x in _arrays(args):
+        x += 0.5  # a bias added to Z in place would show
+    before = [np.array(x, copy=True) for x in _arrays(args)]
+    with pytest.raises(ValueError, match=r"^activation: expected one of 'sigmoid', 'tanh', 'relu', 'leaky_relu', "
+                                         r"got 'swish'"):
+        getattr(engine, method)(*args, "swish")
+    for x, was in zip(_arrays(args), before):
+        np.testing.assert_array_equal(np.asarray(x), was)
+
+
+@pytest.mark.parametrize("name", ["numpy", "numba"])
+@pytest.mark.parametrize("activation", ["tanh", "softmax"])
+def test_dense_forward_checks_its_arguments_once_not_again_in_its_inner_steps(monkeypatch, name, activation):
+    """The shape check of dense_forward covers the matmul and the bias and activation it runs."""
+    from fastnn import activations as names
+    from fastnn.backends import shapes
+
+    engine = get_engine(name)
+    calls = []
+    for module, check in [(shapes, "dense_forward"), (shapes, "matmul"), (shapes, "bias_activation"),
+                          (shapes, "activation"), (names, "check_activation")]:
+        real = getattr(module, check)
+        monkeypatch.setattr(module, check, lambda *a, _real=real, _check=check: calls.append(_check) or _real(*a))
+    rng = np.random.default_rng(0)
+    A_prev, W, b = rng.normal(size=(6, 4)), rng.normal(size=(3, 4)), rng.normal(size=(3, 1))
+    Z, A = engine.dense_forward(A_prev, W, b, activation)
+    expected_checks = ["dense_forward"] + (["check_activation"] if activation != "softmax" else [])
+    assert sorted(calls) == sorted(expected_checks)
+    # Oracle: the notes' Z = W A_prev + b and g(Z), written plainly (transposed to the row layout).
+    Z_notes = (W @ A_prev.T + b).T
+    np.testing.assert_allclose(Z, Z_notes, rtol=1e-12)
+    expected = np.tanh(Z_notes) if activation == "tanh" else np.exp(Z_notes) / np.exp(Z_notes).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(A, expected, rtol=1e-12)

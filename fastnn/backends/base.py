@@ -7,8 +7,10 @@ notes' equation transposed, e.g. Z^T = A_prev^T W^T + b^T for Z = W A_prev + b.
 
 A faster engine subclasses :class:`Engine` and overrides only the methods it speeds up;
 it never adds public methods of its own (``tests/test_engine_interface.py`` checks this).
-Every method, here and in overrides, first calls its shape check in :mod:`.shapes`, so a
-mismatched shape gets the same clear error on every engine.
+Every public method first calls its shape check in :mod:`.shapes`, so a mismatched shape
+gets the same clear error on every engine. The checks run once, at the boundary: a method
+that has checked its arguments calls the unchecked halves (``_matmul``, ``_bias_activation``,
+``_activation``), which are what engines override, never the public methods again.
 Code outside the engines (the training loop, the benchmarks) never operates on engine
 arrays itself: it calls engine methods, so an engine can run the work where its arrays
 live (``tests/test_layering.py`` checks this).
@@ -131,7 +133,7 @@ class Engine:
     def matmul(self, a, b, out=None):
         """Matrix product a @ b (BLAS on the CPU engines)."""
         shapes.matmul(a, b, out)
-        return self.xp.matmul(a, b, out=out)
+        return self._matmul(a, b, out)
 
     def dense_forward(self, A_prev, W, b, activation, out=None):
         """Return (Z, A): the notes' Z = W A_prev + b and A = g(Z), in the row layout.
@@ -139,16 +141,16 @@ class Engine:
         `out` is an optional pair of buffers (Z, A) of shape (m, n^[l]) to write into.
         """
         shapes.dense_forward(A_prev, W, b, out)
+        check_output_activation(activation)
         Z, A = out if out is not None else (None, None)
-        Z = self.matmul(A_prev, W.T, out=Z)
-        return Z, self.bias_activation(Z, b, activation, out=A)
+        Z = self._matmul(A_prev, W.T, Z)  # checked above: the unchecked halves from here
+        return Z, self._bias_activation(Z, b, activation, A)
 
     def bias_activation(self, Z, b, activation, out=None):
         """Add the bias to Z in place, then return A = g(Z): the non-matmul half of the forward."""
         check_output_activation(activation)
         shapes.bias_activation(Z, b, out)
-        Z += b.T
-        return self.activation(Z, activation, out=out)
+        return self._bias_activation(Z, b, activation, out)
 
     def activation(self, Z, activation, out=None):
         """Return A = g(Z) for one of the notes' activations (sigmoid computed so it cannot overflow).
@@ -158,9 +160,26 @@ class Engine:
         unchanged and makes every exponent <= 0, so no finite logit overflows.
         """
         shapes.activation(Z, out)
-        xp = self.xp
+        check_output_activation(activation)
         if activation == SOFTMAX:
             _check_rows(Z, "softmax")
+        return self._activation(Z, activation, out)
+
+    # -- the unchecked halves: called once the public method has checked the arguments ------
+
+    def _matmul(self, a, b, out):
+        """matmul without its shape check."""
+        return self.xp.matmul(a, b, out=out)
+
+    def _bias_activation(self, Z, b, activation, out):
+        """bias_activation without its checks (shapes and the activation's name)."""
+        Z += b.T
+        return self._activation(Z, activation, out)
+
+    def _activation(self, Z, activation, out):
+        """activation without its checks: Z is (m, n) and `activation` a known name."""
+        xp = self.xp
+        if activation == SOFTMAX:
             A = xp.subtract(Z, xp.max(Z, axis=1, keepdims=True), out=out)
             xp.exp(A, out=A)
             A /= xp.sum(A, axis=1, keepdims=True)
@@ -181,7 +200,7 @@ class Engine:
             return xp.maximum(Z, 0, out=out)
         if activation == "leaky_relu":
             return xp.maximum(Z, LEAKY_RELU_SLOPE * Z, out=out)
-        check_activation(activation)
+        raise AssertionError(f"_activation: {activation!r} was not checked")  # pragma: no cover
 
     # -- backward ----------------------------------------------------------------------
 
@@ -259,13 +278,13 @@ class Engine:
         shapes.backprop_dense(dZ, A_prev, W, need_dA_prev, out)
         dW, db, dA_prev = out if out is not None else (None, None, None)
         inverse_m = 1.0 / dZ.shape[0]
-        dW = self.matmul(dZ.T, A_prev, out=dW)
+        dW = self._matmul(dZ.T, A_prev, dW)  # shapes checked above
         dW *= inverse_m
         # keepdims gives (1, n); writing through db.T (a view, never a copy) fills db as (n, 1).
         db = self.xp.sum(dZ, axis=0, keepdims=True, out=None if db is None else db.T).T
         db *= inverse_m
         if need_dA_prev:
-            dA_prev = self.matmul(dZ, W, out=dA_prev)
+            dA_prev = self._matmul(dZ, W, dA_prev)
         else:
             dA_prev = None
         return dW, db, dA_prev

@@ -27,7 +27,7 @@ import threading
 
 import numpy as np
 
-from ..activations import LEAKY_RELU_SLOPE, SOFTMAX, activation_code
+from ..activations import ACTIVATION_CODES, LEAKY_RELU_SLOPE, SOFTMAX, activation_code
 from ..errors import EngineUnavailableError
 from ..kernels import cublas
 from ..kernels import cuda as kernels
@@ -394,7 +394,10 @@ class CupyEngine(Engine):
     @_device_arrays
     def matmul(self, a, b, out=None):
         """Matrix product a @ b: cuBLAS, or gemm_tiled while a CUDA graph is being recorded."""
-        shapes.matmul(a, b, out)
+        return super().matmul(a, b, out=out)
+
+    def _matmul(self, a, b, out):
+        """matmul once its arguments are checked (here, in dense_forward or backprop_dense)."""
         cupy = _cupy()
         with cupy.cuda.Device(self._device):
             return self._gemm(a, b, out, 1.0)
@@ -406,11 +409,14 @@ class CupyEngine(Engine):
 
     @_device_arrays
     def bias_activation(self, Z, b, activation, out=None):
-        """Add the bias to Z in place, then return A = g(Z), in one kernel."""
-        shapes.bias_activation(Z, b, out)
+        """Add the bias to Z in place, then return A = g(Z), in one kernel (after the base's checks)."""
+        return super().bias_activation(Z, b, activation, out=out)
+
+    def _bias_activation(self, Z, b, activation, out):
+        """bias_activation once its arguments are checked (here or in dense_forward)."""
         if activation == SOFTMAX:
             return self._bias_softmax(Z, b, out, "bias_activation")
-        code = activation_code(activation)
+        code = ACTIVATION_CODES[activation]
         cupy = _cupy()
         with cupy.cuda.Device(self._device):
             dtype = self._float_dtype(Z)
@@ -429,10 +435,13 @@ class CupyEngine(Engine):
     @_device_arrays
     def activation(self, Z, activation, out=None):
         """Return A = g(Z) (sigmoid as the base class computes it: no overflow, no loss in the tail)."""
-        shapes.activation(Z, out)
+        return super().activation(Z, activation, out=out)
+
+    def _activation(self, Z, activation, out):
+        """activation once its arguments are checked."""
         if activation == SOFTMAX:
             return self._bias_softmax(Z, None, out, "activation")
-        code = activation_code(activation)
+        code = ACTIVATION_CODES[activation]
         cupy = _cupy()
         with cupy.cuda.Device(self._device):
             dtype = self._float_dtype(Z)

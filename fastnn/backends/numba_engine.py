@@ -14,7 +14,7 @@ into Numba's disk cache; importing this module compiles nothing.
 
 import numpy as np
 
-from ..activations import LEAKY_RELU_SLOPE, SOFTMAX, activation_code
+from ..activations import ACTIVATION_CODES, LEAKY_RELU_SLOPE, SOFTMAX, activation_code
 from ..validation import FLOAT_DTYPES
 from . import gram, shapes
 from .base import Engine
@@ -133,26 +133,25 @@ class NumbaEngine(Engine):
 
     # -- forward -----------------------------------------------------------------------
 
-    def bias_activation(self, Z, b, activation, out=None):
-        """Add the bias to Z in place, then return A = g(Z): the non-matmul half of the forward."""
-        shapes.bias_activation(Z, b, out)
+    def _bias_activation(self, Z, b, activation, out):
+        """Add the bias to Z in place, then return A = g(Z); the base's public method checked the arguments."""
         if activation == SOFTMAX:
             dtype = getattr(Z, "dtype", None)
             bias = None
-            if _softmax_fits(Z, out) and _ready(dtype, Z) and Z.flags.writeable:  # b's shape: checked above
+            if _softmax_fits(Z, out) and _ready(dtype, Z) and Z.flags.writeable:  # b's shape: checked by the caller
                 bias = _contiguous(b, dtype)
             if bias is None:  # not a kernel's arrays, or a bias of another dtype
-                return super().bias_activation(Z, b, activation, out=out)
+                return super()._bias_activation(Z, b, activation, out)
             return self._softmax_kernel(Z, bias.reshape(-1), out, keep_biased=True)
-        code = activation_code(activation)
+        code = ACTIVATION_CODES[activation]
         dtype = getattr(Z, "dtype", None)
         # tanh on a large array: NumPy's two passes (bias add, SIMD tanh) are already best.
         if not (_ready(dtype, Z, out) and Z.flags.writeable
                 and (code != _kernels.TANH or Z.size <= _SCALAR_MATH_MAX)):
-            return super().bias_activation(Z, b, activation, out=out)
+            return super()._bias_activation(Z, b, activation, out)
         bias = _contiguous(b, dtype)
         if bias is None:  # a bias of another dtype: NumPy's casting rules decide
-            return super().bias_activation(Z, b, activation, out=out)
+            return super()._bias_activation(Z, b, activation, out)
         A = np.empty(Z.shape, dtype) if out is None else out
         bias = bias.reshape(-1)
         if code >= _kernels.RELU or Z.size <= _SCALAR_MATH_MAX or np.may_share_memory(Z, A):
@@ -163,19 +162,18 @@ class NumbaEngine(Engine):
             _kernels.sigmoid_from_exp(Z.reshape(-1), A.reshape(-1))
         return A
 
-    def activation(self, Z, activation, out=None):
-        """Return A = g(Z) for one of the notes' activations (sigmoid computed so it cannot overflow)."""
-        shapes.activation(Z, out)
+    def _activation(self, Z, activation, out):
+        """Return A = g(Z) (sigmoid computed so it cannot overflow); the base's public method checked the arguments."""
         if activation == SOFTMAX:
             rows = _contiguous(Z, Z.dtype) if _softmax_fits(Z, out) else None
             if rows is None:
-                return super().activation(Z, activation, out=out)
+                return super()._activation(Z, activation, out)
             # Z is the caller's: read only (keep_biased=False), with a zero bias.
             return self._softmax_kernel(rows, np.zeros(Z.shape[1], Z.dtype), out, keep_biased=False)
-        code = activation_code(activation)
+        code = ACTIVATION_CODES[activation]
         dtype = getattr(Z, "dtype", None)
         if not (_ready(dtype, out) and (code >= _kernels.RELU or Z.size <= _SCALAR_MATH_MAX)):
-            return super().activation(Z, activation, out=out)
+            return super()._activation(Z, activation, out)
         Z = _contiguous(Z, dtype)
         A = np.empty(Z.shape, dtype) if out is None else out
         _kernels.activation(Z.reshape(-1), code, LEAKY_RELU_SLOPE, A.reshape(-1))
@@ -387,7 +385,7 @@ class _FusedStep:
                 np.add(A[l], b[l].T, out=A[l])
                 np.tanh(A[l], out=A[l])
             else:
-                engine.bias_activation(A[l], b[l], self.activations[l], out=A[l])
+                engine._bias_activation(A[l], b[l], self.activations[l], A[l])  # the workspace's shapes
         if head < L:
             _step.tail_step(*self.tail_args)
         for l in range(head, 0, -1):
