@@ -35,8 +35,21 @@ def main(argv):
         print(__doc__)
         return 2
     ensure_environment(COMMAND_EXTRAS.get(argv[0], EXTRAS))
+    drop_stale_kernel_caches()
     command = [str(PYTHON), *COMMANDS[argv[0]], *argv[1:]]
     return subprocess.call(command, cwd=ROOT)
+
+
+def drop_stale_kernel_caches(kernels=ROOT / "fastnn" / "kernels"):
+    """Delete Numba's cached kernels once any kernel source is newer than the oldest of them.
+
+    Numba checks only a kernel's own file for changes, and the kernels inline numba_math.py's
+    functions: an edit there alone would leave the others running the old code from the cache.
+    """
+    caches = list((kernels / "__pycache__").glob("*.nb[ic]"))
+    if caches and max(p.stat().st_mtime for p in kernels.glob("*.py")) > min(c.stat().st_mtime for c in caches):
+        for cache in caches:
+            cache.unlink(missing_ok=True)
 
 
 def ensure_environment(extras=EXTRAS):

@@ -180,10 +180,20 @@ def run_mutant(workdir, mutant):
     start = time.perf_counter()
     try:
         path.write_text(plant(mutant, original))
+        drop_kernel_caches(workdir, mutant)
         passed, failure = first_failure(workdir, mutant.tests)
     finally:
         path.write_text(original)
+        drop_kernel_caches(workdir, mutant)
     return dict(mutant=mutant.name, caught=not passed, by=failure, seconds=round(time.perf_counter() - start, 1))
+
+
+def drop_kernel_caches(workdir, mutant):
+    """A mutant in a kernel file invalidates every cached kernel: Numba checks only each kernel's
+    own file, and the kernels inline each other's helpers (numba_math.py's above all)."""
+    if mutant.path.startswith("fastnn/kernels/"):
+        for cache in (workdir / "fastnn" / "kernels" / "__pycache__").glob("*.nb[ic]"):
+            cache.unlink()
 
 
 def table(rows):
