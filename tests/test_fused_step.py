@@ -166,14 +166,40 @@ def test_wide_data_takes_the_gram_form_and_finish_writes_every_step(dtype):
         np.testing.assert_allclose(biases[l], expected[f"b{l}"], **TOLERANCE[dtype], err_msg=f"b{l}")
 
 
-def test_the_gram_form_is_kept_from_non_finite_data():
-    """G = X X^T would spread one example's NaN to every example: such data keeps the direct form."""
-    engine = get_engine("numba")
-    X = np.random.default_rng(7).standard_normal((16, 2400))
-    X[3, 5] = np.nan
-    Y = np.ones((16, 1))
-    weights, biases = to_engine(engine, fastnn.initialize_parameters([2400, 1], "xavier", seed=1))
-    workspace = Workspace(engine, [2400, 1], 16, np.float64, X=X, Y=Y)
-    for _ in range(10):
-        engine.training_step(weights, biases, [None, "sigmoid"], 0.1, workspace)
-    assert workspace.plan.gram is None and workspace.plan.gram_countdown is None
+@pytest.mark.parametrize("dtype, spoil", [(np.float64, "nan"), (np.float32, "huge")])
+def test_the_gram_form_is_kept_from_data_whose_gram_matrix_is_not_finite(dtype, spoil):
+    """G = X X^T would spread one example's NaN (or its overflowing square: 1e20 in float32) to every
+    example: such data keeps the direct form, and trains as the numpy engine trains it."""
+    X = np.random.default_rng(7).standard_normal((16, 2400)).astype(dtype)
+    if spoil == "nan":
+        X[3, 5] = np.nan
+    else:
+        X *= dtype(1e20)
+    Y = np.ones((16, 1), dtype)
+    params = fastnn.initialize_parameters([2400, 1], "zeros", dtype=dtype)
+    acts, learning_rate = [None, "sigmoid"], 1e-42 if spoil == "huge" else 0.1
+    runs = {}
+    for name in ("numba", "numpy"):
+        engine = get_engine(name)
+        weights, biases = to_engine(engine, {k: v.copy() for k, v in params.items()})
+        workspace = Workspace(engine, [2400, 1], 16, dtype, X=X, Y=Y)
+        with np.errstate(all="ignore"):
+            for _ in range(10):
+                engine.training_step(weights, biases, acts, learning_rate, workspace)
+        runs[name] = (weights[1], workspace)
+    assert runs["numba"][1].plan.gram is None and runs["numba"][1].plan.gram_countdown is None
+    np.testing.assert_allclose(runs["numba"][0], runs["numpy"][0], **TOLERANCE[np.dtype(dtype)])
+
+
+@pytest.mark.parametrize("engine_name", ["numpy", "numba"])
+def test_a_fortran_ordered_X_trains_as_its_row_major_copy(engine_name):
+    """The course's train_x.T is Fortran-ordered: fit copies it into rows once, so it takes the
+    same path (the fused step and Gram form on numba) and gives the same run, bit for bit."""
+    rng = np.random.default_rng(8)
+    X = np.asfortranarray(rng.standard_normal((16, 2400)))
+    y = (rng.random(16) < 0.5).astype(np.float64)
+    runs = [fastnn.DeepNetwork([2400, 7, 1], "relu", epochs=20, init="xavier", seed=1, engine=engine_name).fit(data, y)
+            for data in (X, np.ascontiguousarray(X))]
+    assert runs[0].history_ == runs[1].history_
+    for name, value in runs[1].parameters_.items():
+        np.testing.assert_array_equal(runs[0].parameters_[name], value, err_msg=name)

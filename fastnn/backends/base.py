@@ -95,12 +95,14 @@ class Engine:
     def training_data(self, X, dtype):
         """Return X as the training loop reads it, in `dtype` or cast to it batch by batch.
 
-        Host engines keep host data as given: take_rows casts each mini-batch as it cuts
-        it, so a float64 X trained in float32 costs one float32 batch, not a float32 copy
-        of X. An engine whose arrays live on another device copies X there once, in `dtype`.
+        Host engines keep host data in its dtype (rows made contiguous): take_rows casts
+        each mini-batch as it cuts it, so a float64 X trained in float32 costs one float32
+        batch, not a float32 copy of X. An engine whose arrays live on another device copies X there once, in `dtype`.
         """
         if self.device_kind == "cpu" and isinstance(X, np.ndarray):
-            return X
+            # Rows must be contiguous for the row gathers and fused kernels: a Fortran-ordered
+            # X (the course's train_x.T) is copied once, not read with strides every step.
+            return np.ascontiguousarray(X)
         return self.asarray(X, dtype=dtype)
 
     def take_rows(self, X, rows, out=None):
@@ -295,7 +297,9 @@ class Engine:
         Updates `weights` and `biases` (lists indexed from 1) in place and writes the batch
         cost into workspace.cost. It only launches work into the workspace's buffers (no
         read-back), so a GPU engine may capture it as a graph. Here: forward, cost,
-        backward, update, one engine method each; an engine may fuse them.
+        backward, update, one engine method each; an engine may fuse them, and may defer part
+        of the update until finish_training (the numba engine's Gram form of layer 1): until
+        then the parameters belong to the steps, to be neither read nor changed.
         """
         _, dW, db = propagation.cost_and_gradients(self, weights, biases, activations, workspace.X, workspace.Y,
                                                    workspace)
