@@ -22,15 +22,12 @@ import numpy as np
 REFRESH = 64
 
 
-def worth_it(X, W, batch_is_fixed):
-    """True when layer 1 (W of n^[1] x n_x, on the batch X of m x n_x) should take the Gram form.
-
-    Only for a batch that never changes, at most half as many examples as features (a step
-    then costs at most a quarter of the direct one, and G at most half the memory of X), and
-    finite data (G would spread one example's NaN or inf to all of them).
-    """
+def worth_it(X, batch_is_fixed):
+    """True when layer 1, on the batch X of m x n_x, should take the Gram form: only for a batch
+    that never changes, with at most half as many examples as features (a step then costs at
+    most a quarter of the direct one, and G at most half the memory of X)."""
     m, n_x = X.shape
-    return batch_is_fixed and 0 < 2 * m <= n_x and bool(np.isfinite(X).all())
+    return batch_is_fixed and 0 < 2 * m <= n_x
 
 
 def steps_before_switching(X, W):
@@ -43,10 +40,19 @@ def steps_before_switching(X, W):
 class GramLayer:
     """The state of layer 1 in the Gram form: G, P = X W^T (bias excluded) and the pending sum S."""
 
-    def __init__(self, X, W, dW):
-        """X (m, n_x): the fixed batch; W (n^[1], n_x): updated in place by flush; dW: a scratch of W's shape."""
-        self.X, self.W, self.dW = X, W, dW
-        self.G = np.matmul(X, X.T)  # BLAS syrk: NumPy spots the transposed operand
+    @classmethod
+    def make(cls, X, W, dW):
+        """The Gram form of layer 1, or None when G = X X^T is not finite: a NaN or inf in X, or
+        values whose squares overflow, would spread to every example, where the direct form
+        keeps them to their own."""
+        G = np.matmul(X, X.T)  # BLAS syrk: NumPy spots the transposed operand
+        with np.errstate(invalid="ignore"):
+            return cls(X, W, dW, G) if np.isfinite(G).all() else None
+
+    def __init__(self, X, W, dW, G):
+        """X (m, n_x): the fixed batch; W (n^[1], n_x): updated in place by flush; dW: a scratch
+        of W's shape; G: X X^T."""
+        self.X, self.W, self.dW, self.G = X, W, dW, G
         self.P = np.matmul(X, W.T)
         self.S = np.zeros(self.P.shape, W.dtype)
         self.GdZ = np.empty(self.P.shape, W.dtype)

@@ -110,10 +110,10 @@ class NumbaEngine(Engine):
         call: about 3 calls per layer instead of 12 (see fastnn/kernels/numba_step.py).
         """
         plan = workspace.plan
-        if not (isinstance(plan, _FusedStep) and plan.fits(weights, biases, activations, learning_rate)):
+        if not (isinstance(plan, _Plan) and plan.fits(weights, biases, activations, learning_rate)):
             self.finish_training(workspace)  # the old plan's deferred update, before it is dropped
             plan = workspace.plan = _FusedStep.make(weights, biases, activations, learning_rate, workspace)
-        if plan is None:
+        if not isinstance(plan, _FusedStep):
             return super().training_step(weights, biases, activations, learning_rate, workspace)
         plan.run(self)
 
@@ -128,7 +128,7 @@ class NumbaEngine(Engine):
 
     def finish_training(self, workspace):
         """Apply layer 1's pending update when the fused step runs it in the Gram form (gram.py)."""
-        if isinstance(workspace.plan, _FusedStep):
+        if isinstance(workspace.plan, _Plan):
             workspace.plan.finish()
 
     # -- forward -----------------------------------------------------------------------
@@ -286,7 +286,29 @@ def _cost_out(cost, dtype, out):
     return out
 
 
-class _FusedStep:
+class _Plan:
+    """The model a workspace's step was planned for: the plan is made again only if the model changes.
+
+    This one says that the model does not fit the fused kernels, so the portable step runs.
+    """
+
+    def __init__(self, weights, biases, activations, learning_rate):
+        self.model = (weights, biases, activations, learning_rate)
+        self.arrays = (*weights[1:], *biases[1:])
+
+    def fits(self, weights, biases, activations, learning_rate):
+        """True when this plan was made for exactly these parameter arrays and settings."""
+        model = self.model
+        if not (weights is model[0] and biases is model[1] and activations is model[2]
+                and learning_rate == model[3]):
+            return False
+        return all(a is b for a, b in zip(self.arrays, (*weights[1:], *biases[1:])))
+
+    def finish(self):
+        """Apply any update the plan deferred (none here)."""
+
+
+class _FusedStep(_Plan):
     """The arguments of the numba engine's fused step for one workspace and one model, made once.
 
     Layers 1..head run on BLAS (called from Python) plus one kernel each; layers head+1..L
@@ -295,22 +317,21 @@ class _FusedStep:
 
     @classmethod
     def make(cls, weights, biases, activations, learning_rate, workspace):
-        """A plan, or None when the step does not fit the kernels (the portable step runs)."""
+        """A fused plan, or a plain _Plan when the step does not fit the kernels (the portable step runs)."""
         ws, L = workspace, len(weights) - 1
         dtype = getattr(weights[1], "dtype", None)
         arrays = [ws.X, ws.Y, *weights[1:], *biases[1:]]
         if not (_ready(dtype, *arrays) and activations[L] == "sigmoid" and weights[L].shape[0] == 1
                 and ws.Y.shape == (ws.X.shape[0], 1) and ws.X.shape[0]
                 and all(b.shape == (W.shape[0], 1) for W, b in zip(weights[1:], biases[1:]))):
-            return None
+            return _Plan(weights, biases, activations, learning_rate)
         return cls(weights, biases, activations, learning_rate, workspace)
 
     def __init__(self, weights, biases, activations, learning_rate, workspace):
         ws, L = workspace, len(weights) - 1
         m = ws.X.shape[0]
-        self.model = (weights, biases, activations, learning_rate)
+        super().__init__(weights, biases, activations, learning_rate)
         self.dtype = weights[1].dtype
-        self.arrays = (*weights[1:], *biases[1:])
         codes = [None] + [activation_code(a) for a in activations[1:]]
         head = L
         # A sigmoid layer of many elements stays on NumPy, whose SIMD exp beats the scalar libm
@@ -333,7 +354,7 @@ class _FusedStep:
         # Wide data on a fixed batch: layer 1 switches to the Gram form after a few direct steps.
         self.gram = None
         self.gram_countdown = (gram.steps_before_switching(ws.X, weights[1])
-                               if head >= 1 and gram.worth_it(ws.X, weights[1], ws.batch_is_fixed) else None)
+                               if head >= 1 and gram.worth_it(ws.X, ws.batch_is_fixed) else None)
         if head < L:
             self.tail_args = self._tail_arguments(ws, head, L)
 
@@ -357,14 +378,6 @@ class _FusedStep:
             np.array([self.codes[l] for l in tail], np.int64), self.scale, LEAKY_RELU_SLOPE,
             ws.dZ[head] if head else none, np.empty((k, m), dtype) if head else none,
             biases[head] if head else np.zeros((1, 1), dtype), self.codes[head] if head else 0, self.cost)
-
-    def fits(self, weights, biases, activations, learning_rate):
-        """True when this plan was made for exactly these parameter arrays and settings."""
-        model = self.model
-        if not (weights is model[0] and biases is model[1] and activations is model[2]
-                and learning_rate == model[3]):
-            return False
-        return all(a is b for a, b in zip(self.arrays, (*weights[1:], *biases[1:])))
 
     def run(self, engine):
         """Forward, cost, backward and update: BLAS for the head, one call for the tail."""
@@ -401,7 +414,7 @@ class _FusedStep:
         if self.gram_countdown is not None:
             self.gram_countdown -= 1
             if self.gram_countdown == 0:
-                self.gram, self.gram_countdown = gram.GramLayer(A[0], W[1], self.dW[1]), None
+                self.gram, self.gram_countdown = gram.GramLayer.make(A[0], W[1], self.dW[1]), None
 
     def finish(self):
         """Apply what the Gram form of layer 1 has not yet written into W^[1]."""

@@ -24,13 +24,9 @@ float32. Activation codes are fastnn.activations.activation_code: 0 sigmoid, 1 t
 import numpy as np
 from numba import njit
 
-from .numba_kernels import activation
+from .numba_kernels import _SUM_BLOCK, LEAKY_RELU, RELU, SIGMOID, TANH, activation  # noqa: F401 (the codes are this module's too)
 from .numba_math import CONTRACT, exp_nonpositive, log1p_unit
 
-SIGMOID, TANH, RELU, LEAKY_RELU = 0, 1, 2, 3
-
-# Partial sums of this many terms keep a float32 cost accurate without a float64 accumulator.
-_SUM_BLOCK = 128
 
 
 @njit(cache=True, inline="always")
