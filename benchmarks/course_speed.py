@@ -5,7 +5,7 @@
 Each assignment's training, float64, written three ways and timed side by side:
   course     the assignment's code as the course writes it (below, function by function)
   estimator  fastnn's estimator on the numba engine, seeded as the course seeds
-  notes      fastnn.notes step by step (check_inputs once, then the steps with check=False)
+  notes      fastnn.notes step by step on the numba engine (check_inputs once, then the steps with check=False)
 Assignments (full size; --quick runs fewer iterations of the same shapes):
   logistic   logistic regression, zeros init, 2,000 iterations on 209 images of 64x64x3
   planar     [2, 4, 1] tanh on the course's 400 flower points, 10,000 iterations
@@ -240,11 +240,11 @@ class Assignment:
         start = self.start or {"W1": np.zeros((1, self.X.shape[0])), "b1": np.zeros((1, 1))}
         activation = spec["activation"] or []
         X, Y, parameters = notes.check_inputs(self.X, self.Y, start, activation)
-        for i in range(iterations):
-            AL, caches = notes.forward_propagation(X, parameters, activation, check=False)
-            cost = notes.compute_cost(AL, Y, check=False)
-            grads = notes.backward_propagation(AL, Y, caches, check=False)
-            parameters = notes.update_parameters(parameters, grads, spec["learning_rate"], check=False)
+        for i in range(iterations):  # on the numba engine, as the estimator
+            AL, caches = notes.forward_propagation(X, parameters, activation, engine="numba", check=False)
+            cost = notes.compute_cost(AL, Y, engine="numba", check=False)
+            grads = notes.backward_propagation(AL, Y, caches, engine="numba", check=False)
+            parameters = notes.update_parameters(parameters, grads, spec["learning_rate"], engine="numba", check=False)
         return cost
 
 
@@ -278,8 +278,8 @@ def step_pairs(assignment):
     activation = spec["activation"] or []
     start = assignment.start or {"W1": np.zeros((1, assignment.X.shape[0])), "b1": np.zeros((1, 1))}
     X, Y, parameters = notes.check_inputs(assignment.X, assignment.Y, start, activation)
-    AL, caches = notes.forward_propagation(X, parameters, activation, check=False)
-    grads = notes.backward_propagation(AL, Y, caches, check=False)
+    AL, caches = notes.forward_propagation(X, parameters, activation, engine="numba", check=False)
+    grads = notes.backward_propagation(AL, Y, caches, engine="numba", check=False)
     lr = spec["learning_rate"]
     if assignment.name == "planar":
         A2, cache = planar_forward(X, parameters)
@@ -290,10 +290,11 @@ def step_pairs(assignment):
         course_forward, course_backward = (lambda: L_model_forward(X, parameters)), \
             (lambda: L_model_backward(AL_c, Y, caches_c))
     return [
-        ("forward", lambda: notes.forward_propagation(X, parameters, activation, check=False), course_forward),
-        ("cost", lambda: notes.compute_cost(AL, Y, check=False), lambda: compute_cost(AL, Y)),
-        ("backward", lambda: notes.backward_propagation(AL, Y, caches, check=False), course_backward),
-        ("update", lambda: notes.update_parameters(parameters, grads, lr, check=False),
+        ("forward", lambda: notes.forward_propagation(X, parameters, activation, engine="numba", check=False),
+         course_forward),
+        ("cost", lambda: notes.compute_cost(AL, Y, engine="numba", check=False), lambda: compute_cost(AL, Y)),
+        ("backward", lambda: notes.backward_propagation(AL, Y, caches, engine="numba", check=False), course_backward),
+        ("update", lambda: notes.update_parameters(parameters, grads, lr, engine="numba", check=False),
          lambda: update_parameters(parameters, grads, lr)),
     ]
 
