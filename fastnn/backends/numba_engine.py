@@ -29,9 +29,12 @@ else:
     _import_error = None
 
 
-# Above this many elements, sigmoid and tanh leave exp and tanh to NumPy, whose SIMD
-# passes then beat one fused kernel pass. Sigmoid's kernel calls libm's scalar exp. tanh's is
-# call-free and vectorised (kernels/numba_math.py), yet about 2x NumPy's float64 np.tanh per
+# Above this many elements, tanh leaves its work to NumPy, whose SIMD passes then beat one
+# fused kernel pass. Sigmoid never does: its kernel is call-free (numba_math.exp_nonpositive)
+# and beats NumPy's exp at every size (activation of n values, kernel against the three
+# passes around np.exp, quiet machine, us: float64 3.6/10.9 at 1,600, 42/65 at 16,384,
+# 594/2,875 at 262,144; float32 3.2/8.8, 30/38, 500/612). tanh's kernel is call-free and
+# vectorised too (kernels/numba_math.py), yet about 2x NumPy's float64 np.tanh per
 # value and 4-6x its float32 one: A = tanh(Z + b^T), kernel against np.add + np.tanh
 # (benchmarks/tanh_kernel.py, thread time, busy machine), float64 3.0/4.2 us at 256 values,
 # 8.7/9.0 at 1,024, 13/12 at 1,600, 24/13 at 4,096; float32 1.9/1.9, 5.4/3.6, 9.0/5.0, 20/4.9.
@@ -115,7 +118,7 @@ class NumbaEngine(Engine):
             plan = workspace.plan = _FusedStep.make(weights, biases, activations, learning_rate, workspace)
         if not isinstance(plan, _FusedStep):
             return super().training_step(weights, biases, activations, learning_rate, workspace)
-        plan.run(self)
+        plan.run()
 
     def training_steps(self, step, weights, biases, activations, learning_rate, workspace, costs):
         """Run len(costs) full-batch steps; a network that is all compiled tail runs them in one call."""
@@ -153,13 +156,7 @@ class NumbaEngine(Engine):
         if bias is None:  # a bias of another dtype: NumPy's casting rules decide
             return super()._bias_activation(Z, b, activation, out)
         A = np.empty(Z.shape, dtype) if out is None else out
-        bias = bias.reshape(-1)
-        if code >= _kernels.RELU or Z.size <= _SCALAR_MATH_MAX or np.may_share_memory(Z, A):
-            _kernels.bias_activation(Z, bias, code, LEAKY_RELU_SLOPE, A)
-        else:  # sigmoid from e = e^-|z|: three passes, the middle one NumPy's SIMD exp
-            _kernels.bias_add_negative_abs(Z, bias, A)
-            np.exp(A, out=A)
-            _kernels.sigmoid_from_exp(Z.reshape(-1), A.reshape(-1))
+        _kernels.bias_activation(Z, bias.reshape(-1), code, LEAKY_RELU_SLOPE, A)
         return A
 
     def _activation(self, Z, activation, out):
@@ -172,7 +169,7 @@ class NumbaEngine(Engine):
             return self._softmax_kernel(rows, np.zeros(Z.shape[1], Z.dtype), out, keep_biased=False)
         code = ACTIVATION_CODES[activation]
         dtype = getattr(Z, "dtype", None)
-        if not (_ready(dtype, out) and (code >= _kernels.RELU or Z.size <= _SCALAR_MATH_MAX)):
+        if not (_ready(dtype, out) and (code != _kernels.TANH or Z.size <= _SCALAR_MATH_MAX)):
             return super()._activation(Z, activation, out)
         Z = _contiguous(Z, dtype)
         A = np.empty(Z.shape, dtype) if out is None else out
@@ -334,13 +331,11 @@ class _FusedStep(_Plan):
         self.dtype = weights[1].dtype
         codes = [None] + [activation_code(a) for a in activations[1:]]
         head = L
-        # A sigmoid layer of many elements stays on NumPy, whose SIMD exp beats the scalar libm
-        # call a compiled loop makes. tanh is call-free in the tail, and its cost there is small
-        # beside the tail's other loops: per step of [2, 4, 1] (thread time, busy machine, us),
-        # tanh against relu in the tail, then on NumPy: 400 rows 44.0/35.7, 38.7/33.5; 1,600 rows
-        # 187/163, 142/135. Where the tail loses, it loses for relu too (_TAIL_MAX_MACS's matter).
-        while head > 0 and m * weights[head].size <= _TAIL_MAX_MACS and (
-                head == L or codes[head] != _kernels.SIGMOID or m * weights[head].shape[0] <= _SCALAR_MATH_MAX):
+        # Every activation is call-free in the tail: tanh's cost there is small beside the tail's
+        # other loops (per step of [2, 4, 1], thread time, busy machine, us, tanh against relu in
+        # the tail, then on NumPy: 400 rows 44.0/35.7, 38.7/33.5; 1,600 rows 187/163, 142/135).
+        # Where the tail loses, it loses for relu too (_TAIL_MAX_MACS's matter).
+        while head > 0 and m * weights[head].size <= _TAIL_MAX_MACS:
             head -= 1
         self.head = head
         self.scale = learning_rate / m
@@ -379,7 +374,7 @@ class _FusedStep(_Plan):
             ws.dZ[head] if head else none, np.empty((k, m), dtype) if head else none,
             biases[head] if head else np.zeros((1, 1), dtype), self.codes[head] if head else 0, self.cost)
 
-    def run(self, engine):
+    def run(self):
         """Forward, cost, backward and update: BLAS for the head, one call for the tail."""
         A, W, b, codes, head, dZ = self.A, self.weights, self.biases, self.codes, self.head, self.dZ
         L = len(W) - 1
@@ -392,13 +387,11 @@ class _FusedStep(_Plan):
             if l == L:  # a large output layer: its product on BLAS, the rest in one kernel
                 _step.output_step(self.Z[l], b[l], self.Y, self.scale, dZ[l], self.cost)
                 break
-            if codes[l] >= _kernels.RELU or A[l].size <= _SCALAR_MATH_MAX:
+            if codes[l] != _kernels.TANH or A[l].size <= _SCALAR_MATH_MAX:
                 _step.bias_activation(A[l], b[l], codes[l], LEAKY_RELU_SLOPE)
-            elif codes[l] == _kernels.TANH:  # NumPy's SIMD tanh beats a scalar loop here
+            else:  # NumPy's SIMD tanh beats the kernel's on many values
                 np.add(A[l], b[l].T, out=A[l])
                 np.tanh(A[l], out=A[l])
-            else:
-                engine._bias_activation(A[l], b[l], self.activations[l], A[l])  # the workspace's shapes
         if head < L:
             _step.tail_step(*self.tail_args)
         for l in range(head, 0, -1):
