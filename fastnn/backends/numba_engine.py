@@ -378,6 +378,8 @@ class _FusedStep(_Plan):
         """Forward, cost, backward and update: BLAS for the head, one call for the tail."""
         A, W, b, codes, head, dZ = self.A, self.weights, self.biases, self.codes, self.head, self.dZ
         L = len(W) - 1
+        if self.gram_countdown == 0:  # made when a step is to use it: a fit that ends here never pays for G
+            self.gram, self.gram_countdown = gram.GramLayer.make(A[0], W[1], self.dW[1]), None
         for l in range(1, head + 1):
             product = self.Z[l] if l == L else A[l]
             if l == 1 and self.gram is not None:
@@ -404,10 +406,8 @@ class _FusedStep(_Plan):
                 np.subtract(W[l], self.dW[l], out=W[l])
             if l > 1:
                 _step.backprop_bias(dZ[l - 1], A[l - 1], codes[l - 1], LEAKY_RELU_SLOPE, b[l - 1])
-        if self.gram_countdown is not None:
+        if self.gram_countdown:
             self.gram_countdown -= 1
-            if self.gram_countdown == 0:
-                self.gram, self.gram_countdown = gram.GramLayer.make(A[0], W[1], self.dW[1]), None
 
     def finish(self):
         """Apply what the Gram form of layer 1 has not yet written into W^[1]."""
