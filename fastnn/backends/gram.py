@@ -45,8 +45,8 @@ class GramLayer:
         """The Gram form of layer 1, or None when G = X X^T is not finite: a NaN or inf in X, or
         values whose squares overflow, would spread to every example, where the direct form
         keeps them to their own."""
-        G = np.matmul(X, X.T)  # BLAS syrk: NumPy spots the transposed operand
-        with np.errstate(invalid="ignore"):
+        with np.errstate(over="ignore", invalid="ignore"):  # such a G is refused here, not warned about
+            G = np.matmul(X, X.T)  # BLAS syrk: NumPy spots the transposed operand
             return cls(X, W, dW, G) if np.isfinite(G).all() else None
 
     def __init__(self, X, W, dW, G):
