@@ -111,7 +111,19 @@ class FastnnRunner:
         return first, second, max(0.0, first - second)
 
 
-class TorchRunner:
+class _EpochRunner:
+    """A peer contestant whose epoch() needs no set-up call: one epoch is a fit, and the first
+    epoch (compilation, lazy set-up) is timed apart from a second."""
+
+    def fit_once(self):
+        self.epoch()
+
+    def epochs(self):
+        first = _seconds(self.epoch)
+        return first, _seconds(self.epoch), 0.0
+
+
+class TorchRunner(_EpochRunner):
     """The same network in PyTorch on the CPU, float32, BCEWithLogits; `form` is one of TORCH_FORMS.
 
     "torch": nn.Sequential + optim.SGD, as tutorials write it. "torch_manual": raw weight
@@ -181,9 +193,6 @@ class TorchRunner:
             xb, yb = (self.X, self.y) if rows is None else (self.X[rows], self.y[rows])
             self.step(xb, yb)
 
-    def fit_once(self):
-        self.epoch()
-
     def fit_whole(self, epochs):
         """Seconds to build the model from the arrays and train `epochs` epochs."""
         def run():
@@ -192,12 +201,8 @@ class TorchRunner:
                 self.epoch()
         return _seconds(run)
 
-    def epochs(self):
-        first = _seconds(self.epoch)
-        return first, _seconds(self.epoch), 0.0
 
-
-class GemmFloorRunner:
+class GemmFloorRunner(_EpochRunner):
     """The step's matrix products alone, through NumPy's OpenBLAS into preallocated buffers.
 
     Per batch and layer l: Z = A_prev W^T (forward), dW = dZ^T A_prev, and dA_prev = dZ W
@@ -233,18 +238,11 @@ class GemmFloorRunner:
         for start in range(0, self.m, self.batch_size):
             self.step(min(self.batch_size, self.m - start))
 
-    def fit_once(self):
-        self.epoch()
-
     def fit_whole(self, epochs):
         return _seconds(lambda: [self.epoch() for _ in range(epochs)])
 
-    def epochs(self):
-        first = _seconds(self.epoch)
-        return first, _seconds(self.epoch), 0.0
 
-
-class SklearnRunner:
+class SklearnRunner(_EpochRunner):
     """scikit-learn's MLPClassifier, plain SGD (no momentum, no L2), one partial_fit per epoch."""
 
     def __init__(self, layers, batch_size, X, y):
@@ -263,19 +261,12 @@ class SklearnRunner:
         else:
             self.model.partial_fit(self.X, self.y)
 
-    def fit_once(self):
-        self.epoch()
-
     def fit_whole(self, epochs):
         def run():
             self.started = False
             for _ in range(epochs):
                 self.epoch()
         return _seconds(run)
-
-    def epochs(self):
-        first = _seconds(self.epoch)
-        return first, _seconds(self.epoch), 0.0
 
 
 def _seconds(fn):
